@@ -1,0 +1,58 @@
+// Package tunnel owns kfwd's SSH connection: dialing (direct, jump hosts, proxy
+// commands), authentication, host-key checks, keepalive, remote sessions, and the
+// loopback listeners whose connections it carries to the remote.
+package tunnel
+
+import (
+	"errors"
+	"net"
+	"sync"
+
+	"golang.org/x/crypto/ssh"
+)
+
+// Client is an established SSH connection together with everything that keeps it
+// alive underneath: jump-host connections and proxy-command processes. Closing the
+// Client closes them all, innermost first.
+type Client struct {
+	conn *ssh.Client
+
+	mu      sync.Mutex
+	closers []func() error
+	closed  bool
+}
+
+// NewClient wraps an established connection. The closers run after the connection
+// is closed, in order; they tear down what the connection runs over.
+func NewClient(c *ssh.Client, closers ...func() error) *Client {
+	return &Client{conn: c, closers: closers}
+}
+
+// SSH returns the underlying x/crypto/ssh client.
+func (c *Client) SSH() *ssh.Client { return c.conn }
+
+// Close closes the connection, then every hop and proxy process beneath it. It is
+// safe to call more than once.
+func (c *Client) Close() error {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return nil
+	}
+	c.closed = true
+	closers := c.closers
+	c.mu.Unlock()
+
+	errs := []error{c.conn.Close()}
+	for _, f := range closers {
+		errs = append(errs, f())
+	}
+	return ignoreClosed(errors.Join(errs...))
+}
+
+func ignoreClosed(err error) error {
+	if err == nil || errors.Is(err, net.ErrClosed) {
+		return nil
+	}
+	return err
+}
