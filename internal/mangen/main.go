@@ -1,0 +1,87 @@
+// Command mangen renders kfwd's man page, docs/kfwd.1, from its markdown source docs/kfwd.1.md.
+//
+// Run it from anywhere inside the module:
+//
+//	go run ./internal/mangen
+//
+// The output is a pure function of the source (no dates or versions are
+// inserted), so mangen_test.go can regenerate it in memory and fail when the
+// committed docs/kfwd.1 is stale.
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/cpuguy83/go-md2man/v2/md2man"
+)
+
+// Source and Output are the man page paths relative to the module root.
+const (
+	Source = "docs/kfwd.1.md"
+	Output = "docs/kfwd.1"
+)
+
+// Render converts the go-md2man markdown source to roff.
+func Render(src []byte) []byte {
+	return md2man.Render(src)
+}
+
+// moduleRoot walks up from dir to the directory holding go.mod.
+func moduleRoot(dir string) (string, error) {
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("finding module root: no go.mod in any parent directory")
+		}
+		dir = parent
+	}
+}
+
+func run() error {
+	in := flag.String("in", "", "markdown source (default: <module root>/"+Source+")")
+	out := flag.String("out", "", "roff output, - for stdout (default: <module root>/"+Output+")")
+	flag.Parse()
+	if *in == "" || *out == "" {
+		wd, err := os.Getwd()
+		if err != nil {
+			return fmt.Errorf("getting working directory: %w", err)
+		}
+		root, err := moduleRoot(wd)
+		if err != nil {
+			return err
+		}
+		if *in == "" {
+			*in = filepath.Join(root, Source)
+		}
+		if *out == "" {
+			*out = filepath.Join(root, Output)
+		}
+	}
+	src, err := os.ReadFile(*in)
+	if err != nil {
+		return fmt.Errorf("reading man page source: %w", err)
+	}
+	roff := Render(src)
+	if *out == "-" {
+		_, err = os.Stdout.Write(roff)
+		return err
+	}
+	if err := os.WriteFile(*out, roff, 0o644); err != nil {
+		return fmt.Errorf("writing man page: %w", err)
+	}
+	return nil
+}
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "mangen: error:", err)
+		os.Exit(1)
+	}
+}
