@@ -1,0 +1,551 @@
+package callback
+
+import (
+	"net/url"
+	"regexp"
+	"strings"
+)
+
+// window is how many lines a URL waits for a device code (and a device
+// code for a URL), and how long a sign-in candidate waits for better ones
+// before it is opened.
+const window = 6
+
+// detector turns logical lines (escape sequences stripped, hard-wrapped URLs
+// joined) into events. All of its rules look at the text only; nothing is
+// keyed to a particular CLI, so that output of CLIs never seen still works.
+type detector struct {
+	lineNo    int
+	history   []string // last non-empty logical lines, oldest first
+	pending   *logical // a line ending in a URL that may continue on the next line
+	completed bool     // the login said it is done: later loopback mentions are not callbacks
+
+	ports       map[int]bool // port -> callback event carried a URL
+	seen        map[string]bool
+	sawCallback bool
+
+	cands    []candidate
+	lastCode struct {
+		code string
+		line int
+	}
+	dev     *candidate // a verification URL paired with its code, not yet emitted
+	devDone map[string]bool
+}
+
+type logical struct {
+	text    string
+	links   []string
+	lastLen int
+}
+
+type candidate struct {
+	url    string
+	code   string
+	score  int
+	device bool
+	line   int
+}
+
+func (d *detector) init() {
+	d.ports = make(map[int]bool)
+	d.seen = make(map[string]bool)
+	d.devDone = make(map[string]bool)
+}
+
+// physLine takes one terminal line and joins URLs that a CLI or terminal
+// hard-wrapped across lines before analysing it.
+func (d *detector) physLine(s *Scanner, text string, links []string) {
+	if p := d.pending; p != nil {
+		if isContinuation(p.lastLen, text) && len(p.text)+len(text) <= MaxLine {
+			p.text += text
+			p.links = append(p.links, links...)
+			p.lastLen = len(text)
+			return
+		}
+		d.flushPending(s)
+	}
+	if endsWithURL(text) {
+		d.pending = &logical{text: text, links: links, lastLen: len(text)}
+		return
+	}
+	d.analyse(s, text, links, false)
+}
+
+func (d *detector) flushPending(s *Scanner) {
+	if p := d.pending; p != nil {
+		d.pending = nil
+		d.analyse(s, p.text, p.links, false)
+	}
+}
+
+// endFeed runs after each Feed; nothing is time-based, so it only keeps
+// the state small.
+func (d *detector) endFeed(s *Scanner) {}
+
+func isURLByte(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' ||
+		strings.IndexByte("-._~:/?#[]@!$&()*+,;=%", c) >= 0
+}
+
+// endsWithURL reports whether the line's last word is an http(s) URL that
+// runs up to the end of the line, so that it may continue on the next one.
+func endsWithURL(text string) bool {
+	i := len(text)
+	for i > 0 && isURLByte(text[i-1]) {
+		i--
+	}
+	run := strings.ToLower(text[i:])
+	return i < len(text) && (strings.Contains(run, "http://") || strings.Contains(run, "https://"))
+}
+
+// isContinuation decides whether text continues a URL that ended the
+// previous line (prevLen bytes long): it must be a run of URL characters
+// with no spaces that does not start a URL of its own, and either look like
+// part of a URL or follow a line cut at a typical terminal width.
+func isContinuation(prevLen int, text string) bool {
+	if text == "" || len(text) > MaxLine {
+		return false
+	}
+	special := false
+	for i := 0; i < len(text); i++ {
+		c := text[i]
+		if !isURLByte(c) {
+			return false
+		}
+		if c >= '0' && c <= '9' || strings.IndexByte("%&=?/#_+-", c) >= 0 {
+			special = true
+		}
+	}
+	lower := strings.ToLower(text)
+	if strings.HasPrefix(lower, "http://") || strings.HasPrefix(lower, "https://") {
+		return false
+	}
+	return special || len(text) >= 24 || isTermWidth(prevLen)
+}
+
+func isTermWidth(n int) bool {
+	return n >= 60 && n%10 == 0 || n == 132
+}
+
+var (
+	urlRE = regexp.MustCompile(`(?i)\bhttps?://[A-Za-z0-9\-._~:/?#\[\]@!$&()*+,;=%]+`)
+	// anySchemeRE masks every URL-like token (postgres://..., redis://...)
+	// before looking for host:port and port words.
+	anySchemeRE = regexp.MustCompile(`(?i)\b[a-z][a-z0-9+.\-]*://\S*`)
+
+	completionRE = regexp.MustCompile(`(?i)\b(logged in|signed in|log ?in (?:was )?successful|login complete|sign-?in (?:was )?(?:successful|complete)|successfully (?:logged|signed|authenticated|authorized)|authentication (?:is )?(?:complete|completed|succeeded|successful)|authenticated as|you are now authenticated)\b`)
+	notDoneRE    = regexp.MustCompile(`(?i)\b(not|already|must|need|needs|once|when|after|until|before|if|to|will|remain|stay|keep|been|be)\b`)
+
+	benignRE      = regexp.MustCompile(`(?i)(fail(?:ed|s)? to (?:open|launch|start)[^.,;]*browser|(?:could not|couldn't|cannot|can't|unable to) (?:open|launch|start|find)[^.,;]*(?:browser|url|link)|browser (?:did not|didn't|does not|doesn't|could not|couldn't|failed to|fails to|won't|will not) (?:open|launch|start|be)|if the browser fails|error (?:opening|launching) (?:the |a )?browser)`)
+	negativeRE    = regexp.MustCompile(`(?i)(refused|\bdial\b|connect:|\bconnection\b|\bproxy\b|_proxy|database|postgres|mysql|redis|mongo|\bdsn\b|timed? ?out|timeout|unreachable|denied|no route|\beof\b|\bretry|could not|couldn't|cannot|can't|unable|\berror\b|\berr\b|\bfail(?:ed|ure|s)?\b|exception|panic|traceback|in use|already|\bbusy\b|health|\bexport\b)`)
+	logLineRE     = regexp.MustCompile(`^\s*(?:\[?\d{4}[-/]\d{2}[-/]\d{2}[T ]|\[?\d{2}:\d{2}:\d{2}|\[?(?:INFO|DEBUG|WARN|WARNING|ERROR|TRACE|FATAL|DBG|INF|WRN|ERR)\]?[\s:]|time=|level=|ts=|[IWEF]\d{4} \d)`)
+	callbackishRE = regexp.MustCompile(`(?i)(callback|redirect|oauth)`)
+
+	visitRE    = regexp.MustCompile(`(?i)\b(visit|open|opening|navigate|go to|browse|browser|click|log ?in at|sign ?in at|link|url)\b`)
+	promptRE   = regexp.MustCompile(`(?i)\b(enter|paste|input|type)\b[^:]*:\s*$`)
+	assignRE   = regexp.MustCompile(`=["']?$`)
+	cbPathRE   = regexp.MustCompile(`(?i)(callback|/cb\b|redirect|/code\b|/token\b)`)
+	signinRE   = regexp.MustCompile(`(?i)(log-?in|sign-?in|sign_in|auth|sso|device|activat|consent|session|token|verif)`)
+	deviceRE   = regexp.MustCompile(`(?i)(device|activat|verif|/code\b)`)
+	docsHostRE = regexp.MustCompile(`(?i)^(docs?|help|support|learn|developers?|documentation|kb|wiki|blog|status|aka)\.`)
+	docsPathRE = regexp.MustCompile(`(?i)(^|/)(docs?|help|documentation|learn|kb|faq|wiki|blog|releases?|changelog|issues|discussions|terms|privacy|pricing|legal|license)(/|$|\.)`)
+	docsCtxRE  = regexp.MustCompile(`(?i)(learn more|more info|documentation|\bdocs\b|read more|for details|for help|\bsee\s*:?\s*$|release|changelog|upgrade|update|new version|report|\bissue|feedback|privacy|terms of)`)
+
+	codeWordRE     = regexp.MustCompile(`(?i)\bcode\b`)
+	dashCodeRE     = regexp.MustCompile(`\b([A-Z0-9]{3,8}(?:-[A-Z0-9]{3,8}){1,3})\b`)
+	kwCodeRE       = regexp.MustCompile(`\b(?i:code)\s*(?:(?i:is)\s*)?[:=]?\s*([A-Z0-9]{6,12})\b`)
+	sourcePromptRE = regexp.MustCompile(`(?i)\b(enter|paste|type)\b.*\b(displayed|shown|provided|from|returned|output)\b.*:\s*$`)
+
+	portWordRE  = regexp.MustCompile(`(?i)\bport\s*(?:number\s*)?[:#=]?\s*(\d{2,5})\b`)
+	hostPortRE  = regexp.MustCompile(`(?i)(?:^|[^\w.:/@\-])(localhost|127\.\d{1,3}\.\d{1,3}\.\d{1,3}|\[::1\]) ?:(\d{2,5})\b`)
+	colonPortRE = regexp.MustCompile(`(?i)\bon\s+:(\d{2,5})\b`)
+	listenRE    = regexp.MustCompile(`(?i)\b(listen\w*|callback|redirect\w*|forward\w*|bound|serving|awaiting|waiting for (?:the )?(?:oauth |auth |browser )?(?:callback|redirect|response|authori[sz]ation|login))\b`)
+)
+
+// isCompletion reports a line saying the sign-in finished ("Logged in as
+// ...", "Authentication complete."), but not "not logged in" or "once
+// signed in".
+func isCompletion(text string) bool {
+	loc := completionRE.FindStringIndex(text)
+	if loc == nil {
+		return false
+	}
+	before := text[:loc[0]]
+	if len(before) > 40 {
+		before = before[len(before)-40:]
+	}
+	return !notDoneRE.MatchString(before)
+}
+
+// negative reports wording around a loopback address that means it is not a
+// listener waiting for the browser: errors, proxies, databases, health
+// checks. Browser-launch failures ("failed to open browser") do not count.
+func negative(line string) bool {
+	return negativeRE.MatchString(benignRE.ReplaceAllString(line, " "))
+}
+
+func isLogLine(line string) bool {
+	return logLineRE.MatchString(line) && !callbackishRE.MatchString(line)
+}
+
+func (d *detector) prev() string {
+	if n := len(d.history); n > 0 {
+		return d.history[n-1]
+	}
+	return ""
+}
+
+// analyse looks at one logical line. partial is set for the unterminated
+// last line at Idle: it is analysed again when it is complete.
+func (d *detector) analyse(s *Scanner, text string, links []string, partial bool) {
+	if !partial {
+		d.lineNo++
+	}
+	if d.completed {
+		return
+	}
+	if isCompletion(text) {
+		d.flushCandidates(s)
+		d.flushDevice(s)
+		d.completed = true
+		return
+	}
+	spans := urlRE.FindAllStringIndex(text, -1)
+	for _, sp := range spans {
+		u := trimURL(text[sp[0]:sp[1]])
+		d.textURL(s, u, text[:sp[0]], text)
+	}
+	for _, l := range links {
+		if hasHTTPScheme(l) {
+			d.textURL(s, l, "", text)
+		}
+	}
+	masked := anySchemeRE.ReplaceAllStringFunc(text, func(m string) string { return strings.Repeat(" ", len(m)) })
+	d.findCode(s, masked)
+	d.portWords(s, masked)
+
+	if !partial {
+		if strings.TrimSpace(text) != "" {
+			if len(text) > 4096 {
+				text = text[:4096]
+			}
+			d.history = append(d.history, text)
+			if len(d.history) > 3 {
+				d.history = d.history[1:]
+			}
+		}
+		d.expire(s)
+	}
+}
+
+func hasHTTPScheme(u string) bool {
+	l := strings.ToLower(u)
+	return strings.HasPrefix(l, "http://") || strings.HasPrefix(l, "https://")
+}
+
+// trimURL drops punctuation that ends a sentence rather than the URL.
+func trimURL(u string) string {
+	for len(u) > 0 {
+		c := u[len(u)-1]
+		switch c {
+		case '.', ',', ';', ':', '!', '?', '\'', '*':
+			u = u[:len(u)-1]
+			continue
+		case ')', ']':
+			open := byte('(')
+			if c == ']' {
+				open = '['
+			}
+			if strings.Count(u, string(open)) < strings.Count(u, string(c)) {
+				u = u[:len(u)-1]
+				continue
+			}
+		}
+		return u
+	}
+	return u
+}
+
+// textURL classifies a URL printed in the output. before is the text in
+// front of it on its line.
+func (d *detector) textURL(s *Scanner, u, before, line string) {
+	pu, err := url.Parse(u)
+	if err != nil || pu.Host == "" {
+		return
+	}
+	if assignRE.MatchString(before) {
+		// HTTP_PROXY=http://..., --remote-bootstrap="https://...": a
+		// setting or an argument, not something to visit.
+		return
+	}
+	if host := pu.Hostname(); isLoopback(host) {
+		port := portOf(pu)
+		if port == 0 || isRedirectResponse(pu) || promptRE.MatchString(before) ||
+			negative(line) || isLogLine(line) {
+			return
+		}
+		open := ""
+		if !cbPathRE.MatchString(pu.Path) && (visitRE.MatchString(before) ||
+			strings.TrimSpace(before) == "" && visitRE.MatchString(d.prev())) {
+			open = u
+		}
+		d.callback(s, port, host, open)
+		return
+	}
+	if isDocs(pu, before, line) {
+		return
+	}
+	d.remoteURL(s, u, pu, before, false)
+}
+
+// opener handles a URL handed to a browser-opener shim: the CLI asked for it
+// to be opened, so no wording is needed to trust it.
+func (d *detector) opener(s *Scanner, u string) {
+	pu, err := url.Parse(u)
+	if err != nil || pu.Host == "" || !hasHTTPScheme(u) {
+		return
+	}
+	if host := pu.Hostname(); isLoopback(host) {
+		if port := portOf(pu); port != 0 && !isRedirectResponse(pu) {
+			d.callback(s, port, host, u)
+		}
+		return
+	}
+	d.remoteURL(s, u, pu, "", true)
+}
+
+// remoteURL classifies a URL on a non-loopback host: an authorize URL whose
+// redirect is a loopback listener, a hosted sign-in page, a device
+// verification page, or something else.
+func (d *detector) remoteURL(s *Scanner, u string, pu *url.URL, before string, fromOpener bool) {
+	if t, strong, ok := redirectTarget(u); ok {
+		tu, err := url.Parse(t)
+		if err == nil && isLoopback(tu.Hostname()) {
+			if port := portOf(tu); port != 0 {
+				d.callback(s, port, tu.Hostname(), u)
+			}
+			return
+		}
+		if strong {
+			// The redirect goes to a hosted page that shows a code to
+			// paste: open it, nothing to forward.
+			d.open(s, u)
+			return
+		}
+	}
+	if port := portParam(pu); port != 0 {
+		d.callback(s, port, "localhost", u)
+		return
+	}
+	if code := userCodeOf(u); code != "" {
+		d.deviceComplete(s, u, code)
+		return
+	}
+	if fromOpener {
+		d.open(s, u)
+		return
+	}
+	score := 0
+	target := pu.Host + pu.Path + "?" + pu.RawQuery
+	if signinRE.MatchString(target) {
+		score += 2
+	}
+	if visitRE.MatchString(before) || strings.TrimSpace(before) == "" && visitRE.MatchString(d.prev()) {
+		score += 2
+	}
+	if (pu.Path == "" || pu.Path == "/") && pu.RawQuery == "" && pu.Fragment == "" {
+		score--
+	}
+	d.addCandidate(s, candidate{url: u, score: score, device: deviceRE.MatchString(pu.Host + pu.Path), line: d.lineNo})
+}
+
+func isDocs(pu *url.URL, before, line string) bool {
+	return docsHostRE.MatchString(pu.Hostname()) || docsPathRE.MatchString(pu.Path) ||
+		docsCtxRE.MatchString(before) || docsCtxRE.MatchString(strings.ToLower(line)) && !signinRE.MatchString(pu.Path)
+}
+
+func (d *detector) callback(s *Scanner, port int, host, u string) {
+	hasURL, known := d.ports[port]
+	switch {
+	case !known:
+		if len(d.ports) >= 1024 {
+			return
+		}
+		d.ports[port] = u != ""
+		d.sawCallback = true
+		d.cands = nil
+		s.emit(Event{Type: TypeCallback, Port: port, Host: host, URL: u})
+	case !hasURL && u != "":
+		d.ports[port] = true
+		s.emit(Event{Type: TypeCallback, Port: port, Host: host, URL: u})
+	}
+}
+
+func (d *detector) open(s *Scanner, u string) {
+	if d.sawCallback || d.seen[u] {
+		return
+	}
+	d.markSeen(u)
+	s.emit(Event{Type: TypeOpen, URL: u})
+}
+
+func (d *detector) markSeen(u string) {
+	if len(d.seen) < 1024 {
+		d.seen[u] = true
+	}
+}
+
+// deviceComplete handles a verification URL that carries its user code
+// (verification_uri_complete).
+func (d *detector) deviceComplete(s *Scanner, u, code string) {
+	if d.seen[u] {
+		return
+	}
+	if complete, done := d.devDone[code]; done {
+		if !complete {
+			// Emitted earlier with the plain URL: one more event with
+			// the complete one.
+			d.devDone[code] = true
+			d.markSeen(u)
+			s.emit(Event{Type: TypeDevice, URL: u, Code: code})
+		}
+		return
+	}
+	if d.dev != nil && d.dev.code != code {
+		d.flushDevice(s)
+	}
+	d.dev = &candidate{url: u, code: code, line: d.lineNo}
+	d.flushDevice(s)
+}
+
+// findCode looks for a device user code: an upper-case code like
+// ABCD-EFGH near the word "code", or any upper-case token right after it.
+func (d *detector) findCode(s *Scanner, masked string) {
+	code := ""
+	ctx := codeWordRE.MatchString(masked)
+	for i := len(d.history) - 1; i >= 0 && i >= len(d.history)-2 && !ctx; i-- {
+		ctx = codeWordRE.MatchString(d.history[i])
+	}
+	if !ctx {
+		return
+	}
+	if m := dashCodeRE.FindStringSubmatchIndex(masked); m != nil {
+		if !sourcePromptRE.MatchString(masked[:m[2]]) {
+			code = masked[m[2]:m[3]]
+		}
+	}
+	if code == "" {
+		if m := kwCodeRE.FindStringSubmatchIndex(masked); m != nil && !sourcePromptRE.MatchString(masked[:m[2]]) {
+			code = masked[m[2]:m[3]]
+		}
+	}
+	if code == "" {
+		return
+	}
+	if _, done := d.devDone[code]; done || d.dev != nil && d.dev.code == code {
+		return
+	}
+	// Pair with a URL printed shortly before, preferring one that looks
+	// like a verification page.
+	best := -1
+	for i, c := range d.cands {
+		if d.lineNo-c.line > window {
+			continue
+		}
+		if best < 0 || c.device && !d.cands[best].device || c.device == d.cands[best].device && c.line >= d.cands[best].line {
+			best = i
+		}
+	}
+	if best >= 0 {
+		d.pair(s, d.cands[best].url, code)
+		return
+	}
+	d.lastCode.code, d.lastCode.line = code, d.lineNo
+}
+
+func (d *detector) pair(s *Scanner, u, code string) {
+	if d.dev != nil {
+		d.flushDevice(s)
+	}
+	d.dev = &candidate{url: u, code: code, line: d.lineNo}
+	d.cands = nil
+	d.lastCode.code = ""
+}
+
+func (d *detector) addCandidate(s *Scanner, c candidate) {
+	if d.seen[c.url] || d.dev != nil && d.dev.url == c.url {
+		return
+	}
+	for _, o := range d.cands {
+		if o.url == c.url {
+			return
+		}
+	}
+	if lc := d.lastCode.code; lc != "" && d.lineNo-d.lastCode.line <= window {
+		if _, done := d.devDone[lc]; !done {
+			d.pair(s, c.url, lc)
+			return
+		}
+	}
+	if len(d.cands) >= 16 {
+		d.flushCandidates(s)
+	}
+	d.cands = append(d.cands, c)
+}
+
+// expire decides what waited long enough.
+func (d *detector) expire(s *Scanner) {
+	if d.dev != nil && d.lineNo-d.dev.line >= window {
+		d.flushDevice(s)
+	}
+	if len(d.cands) > 0 && d.lineNo-d.cands[0].line >= window {
+		d.flushCandidates(s)
+	}
+}
+
+// flushCandidates opens the best-looking sign-in page among the URLs that
+// did not turn out to be anything else; docs and plain home pages score too
+// low to be opened.
+func (d *detector) flushCandidates(s *Scanner) {
+	best := -1
+	for i, c := range d.cands {
+		if best < 0 || c.score > d.cands[best].score {
+			best = i
+		}
+	}
+	if best >= 0 && d.cands[best].score >= 2 {
+		d.open(s, d.cands[best].url)
+	}
+	d.cands = nil
+}
+
+func (d *detector) flushDevice(s *Scanner) {
+	c := d.dev
+	if c == nil {
+		return
+	}
+	d.dev = nil
+	d.devDone[c.code] = userCodeOf(c.url) != ""
+	d.markSeen(c.url)
+	s.emit(Event{Type: TypeDevice, URL: c.url, Code: c.code})
+}
+
+// portWords finds a port announced in words by a listener ("Listening on
+// port 49153 for the callback", "server listening on localhost:8976").
+func (d *detector) portWords(s *Scanner, masked string) {
+	if !listenRE.MatchString(masked) || negative(masked) || isLogLine(masked) {
+		return
+	}
+	host, port := "localhost", 0
+	if m := hostPortRE.FindStringSubmatch(masked); m != nil {
+		host, port = strings.Trim(m[1], "[]"), atoiPort(m[2])
+	} else if m := portWordRE.FindStringSubmatch(masked); m != nil {
+		port = atoiPort(m[1])
+	} else if m := colonPortRE.FindStringSubmatch(masked); m != nil {
+		port = atoiPort(m[1])
+	}
+	if port >= 1024 {
+		d.callback(s, port, host, "")
+	}
+}

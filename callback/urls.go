@@ -1,0 +1,150 @@
+package callback
+
+import (
+	"net"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+)
+
+// isLoopback reports a loopback host as a URL prints it: localhost,
+// 127.0.0.0/8 or ::1.
+func isLoopback(host string) bool {
+	h := strings.ToLower(strings.TrimSuffix(host, "."))
+	if h == "localhost" || strings.HasSuffix(h, ".localhost") {
+		return true
+	}
+	ip := net.ParseIP(h)
+	return ip != nil && ip.IsLoopback()
+}
+
+func atoiPort(s string) int {
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 || n > 65535 {
+		return 0
+	}
+	return n
+}
+
+// portOf returns the explicit port of u, 0 when none is printed: a
+// callback listener always has one.
+func portOf(u *url.URL) int {
+	return atoiPort(u.Port())
+}
+
+// isRedirectResponse reports a loopback URL that already carries the
+// authorization response (?code=...&state=..., ?error=...): output that
+// echoes it (a pasted answer) does not announce a listener.
+func isRedirectResponse(u *url.URL) bool {
+	q := u.Query()
+	return q.Has("code") || q.Has("error") || q.Has("access_token") || q.Has("id_token")
+}
+
+// Query keys whose value is where the browser goes after sign-in. Strong
+// keys name the OAuth redirect; weak ones (next=, continue=) are trusted
+// only when they point at a loopback listener.
+var (
+	redirectParamRE = regexp.MustCompile(`(?i)(?:^|[?&#;])((?:redirect|callback|return|oauth_callback|next|continue)(?:[_-]?(?:uri|url|to))?)=([^&#\s]*)`)
+	strongRedirect  = map[string]bool{}
+	pctRE           = regexp.MustCompile(`%[0-9A-Fa-f]{2}`)
+)
+
+func init() {
+	for _, k := range []string{"redirect", "callback", "oauth_callback"} {
+		strongRedirect[k] = true
+		for _, sep := range []string{"", "_", "-"} {
+			for _, suf := range []string{"uri", "url", "to"} {
+				strongRedirect[k+sep+suf] = true
+			}
+		}
+	}
+}
+
+// pctDecode percent-decodes s leniently: invalid escapes stay as they are
+// and '+' is kept (it is a space only in form values, never in a URL we
+// need).
+func pctDecode(s string) string {
+	if !strings.Contains(s, "%") {
+		return s
+	}
+	return pctRE.ReplaceAllStringFunc(s, func(m string) string {
+		b, _ := strconv.ParseUint(m[1:], 16, 8)
+		return string([]byte{byte(b)})
+	})
+}
+
+// redirectTarget finds the redirect of an authorize URL: the value of
+// redirect_uri= (or redirect_url, redirect-uri, callback, ...), encoded
+// once or twice, also when the whole authorize URL is itself nested in
+// another URL's query (login?next=/authorize%3Fredirect_uri%3D...).
+// A loopback target wins over any other.
+func redirectTarget(u string) (target string, strong, ok bool) {
+	s := u
+	for level := 0; level < 4; level++ {
+		for _, m := range redirectParamRE.FindAllStringSubmatch(s, 8) {
+			key := strings.ToLower(m[1])
+			v := m[2]
+			for i := 0; i < 3 && strings.Contains(v, "%"); i++ {
+				v = pctDecode(v)
+			}
+			if !hasHTTPScheme(v) {
+				continue
+			}
+			tu, err := url.Parse(v)
+			if err != nil || tu.Host == "" {
+				continue
+			}
+			if isLoopback(tu.Hostname()) {
+				return v, true, true
+			}
+			if !ok && strongRedirect[key] {
+				target, strong, ok = v, true, true
+			}
+		}
+		d := pctDecode(s)
+		if d == s {
+			break
+		}
+		s = d
+	}
+	return target, strong, ok
+}
+
+// portParam finds a callback port passed as its own query value
+// (redirect_port=49153, callback_port=..., or port=... on a sign-in URL).
+func portParam(u *url.URL) int {
+	for k, vs := range u.Query() {
+		if len(vs) == 0 {
+			continue
+		}
+		key := strings.ToLower(strings.ReplaceAll(k, "-", "_"))
+		switch key {
+		case "redirect_port", "callback_port", "redirectport", "callbackport", "loopback_port", "listen_port":
+		case "port", "local_port", "localport":
+			if !signinRE.MatchString(u.Host + u.Path) {
+				continue
+			}
+		default:
+			continue
+		}
+		if p := atoiPort(vs[0]); p >= 1024 {
+			return p
+		}
+	}
+	return 0
+}
+
+var userCodeRE = regexp.MustCompile(`(?i)[?&#/;]user_?code=([A-Za-z0-9\-]{4,24})`)
+
+// userCodeOf returns the user code of a verification_uri_complete, also
+// when it sits in the fragment (#/device?user_code=...).
+func userCodeOf(u string) string {
+	if m := userCodeRE.FindStringSubmatch(u); m != nil {
+		return m[1]
+	}
+	if m := userCodeRE.FindStringSubmatch(pctDecode(u)); m != nil {
+		return m[1]
+	}
+	return ""
+}
