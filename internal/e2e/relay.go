@@ -1,0 +1,154 @@
+package e2e
+
+import (
+	"net"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// Relay is a TCP relay on 127.0.0.1 to a target address. It can add a delay to each direction (25ms
+// each way makes a 50ms round trip) and can go silent: with the blackhole on, bytes are read and
+// dropped in both directions but no connection is closed, like a network that stopped answering.
+type Relay struct {
+	Addr string // 127.0.0.1:PORT
+	Port int
+
+	target    string
+	delay     time.Duration
+	blackhole atomic.Bool
+	l         net.Listener
+
+	mu     sync.Mutex
+	conns  map[net.Conn]bool
+	closed bool
+	wg     sync.WaitGroup
+}
+
+// NewRelay starts a relay to target with oneWayDelay added in each direction; t.Cleanup closes it.
+func NewRelay(t testing.TB, target string, oneWayDelay time.Duration) *Relay {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("starting relay: %v", err)
+	}
+	r := &Relay{Addr: l.Addr().String(), Port: l.Addr().(*net.TCPAddr).Port, target: target, delay: oneWayDelay, l: l, conns: map[net.Conn]bool{}}
+	r.wg.Add(1)
+	go r.accept()
+	t.Cleanup(r.Close)
+	return r
+}
+
+// HostPort returns the relay's host and port, for an ssh_config HostName and Port.
+func (r *Relay) HostPort() (string, int) { return "127.0.0.1", r.Port }
+
+// String returns the relay address.
+func (r *Relay) String() string {
+	return r.Addr + " -> " + r.target + " (delay " + strconv.Itoa(int(r.delay/time.Millisecond)) + "ms)"
+}
+
+// SetBlackhole turns the silent network on or off.
+func (r *Relay) SetBlackhole(on bool) { r.blackhole.Store(on) }
+
+// Close stops the relay and closes every relayed connection.
+func (r *Relay) Close() {
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		return
+	}
+	r.closed = true
+	r.l.Close()
+	for c := range r.conns {
+		c.Close()
+	}
+	r.mu.Unlock()
+	r.wg.Wait()
+}
+
+func (r *Relay) track(c net.Conn) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		c.Close()
+		return false
+	}
+	r.conns[c] = true
+	return true
+}
+
+func (r *Relay) accept() {
+	defer r.wg.Done()
+	for {
+		c, err := r.l.Accept()
+		if err != nil {
+			return
+		}
+		if !r.track(c) {
+			return
+		}
+		r.wg.Add(1)
+		go func() {
+			defer r.wg.Done()
+			defer c.Close()
+			up, err := net.DialTimeout("tcp", r.target, 5*time.Second)
+			if err != nil {
+				return
+			}
+			defer up.Close()
+			if !r.track(up) {
+				return
+			}
+			var pw sync.WaitGroup
+			pw.Go(func() { r.pipe(up, c) })
+			pw.Go(func() { r.pipe(c, up) })
+			pw.Wait()
+		}()
+	}
+}
+
+type chunk struct {
+	b  []byte
+	at time.Time
+}
+
+// pipe copies src to dst, delaying each chunk by r.delay without limiting throughput, and dropping
+// bytes while the blackhole is on.
+func (r *Relay) pipe(dst, src net.Conn) {
+	defer func() {
+		if tc, ok := dst.(*net.TCPConn); ok {
+			tc.CloseWrite()
+		}
+	}()
+	chunks := make(chan chunk, 4096)
+	go func() {
+		defer close(chunks)
+		buf := make([]byte, 32<<10)
+		for {
+			n, err := src.Read(buf)
+			if n > 0 && !r.blackhole.Load() {
+				chunks <- chunk{b: append([]byte(nil), buf[:n]...), at: time.Now().Add(r.delay)}
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	for c := range chunks {
+		if d := time.Until(c.at); d > 0 {
+			time.Sleep(d)
+		}
+		if r.blackhole.Load() {
+			continue
+		}
+		if _, err := dst.Write(c.b); err != nil {
+			src.Close() // ends the reader
+			dst.Close()
+			for range chunks {
+			}
+			return
+		}
+	}
+}
