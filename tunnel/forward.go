@@ -1,0 +1,348 @@
+package tunnel
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strconv"
+	"sync"
+	"syscall"
+)
+
+// DialFunc opens the remote end of one forwarded connection.
+type DialFunc func(ctx context.Context) (net.Conn, error)
+
+// ForwardEventKind says what happened to one forwarded connection.
+type ForwardEventKind int
+
+const (
+	// ForwardAccepted: a local client (the browser) connected.
+	ForwardAccepted ForwardEventKind = iota + 1
+	// ForwardIdleClosed: a local client went away without sending anything (a
+	// browser's speculative preconnection); no remote connection was opened.
+	ForwardIdleClosed
+	// ForwardOpened: the first bytes arrived and the remote connection is open.
+	ForwardOpened
+	// ForwardDialFailed: opening the remote connection failed (Err says why);
+	// the local client was disconnected.
+	ForwardDialFailed
+	// ForwardClosed: a carried connection ended (Err is a copy error, if any).
+	ForwardClosed
+)
+
+func (k ForwardEventKind) String() string {
+	switch k {
+	case ForwardAccepted:
+		return "accepted"
+	case ForwardIdleClosed:
+		return "idle-closed"
+	case ForwardOpened:
+		return "opened"
+	case ForwardDialFailed:
+		return "dial-failed"
+	case ForwardClosed:
+		return "closed"
+	}
+	return "unknown"
+}
+
+// ForwardEvent reports one step of one forwarded connection.
+type ForwardEvent struct {
+	Kind   ForwardEventKind
+	Port   int    // the forwarded port
+	Client string // the local client's address, e.g. "127.0.0.1:51234"
+	Err    error  // ForwardDialFailed, ForwardClosed
+}
+
+// ForwardOptions configure Client.ForwardWith.
+type ForwardOptions struct {
+	// Port is the local loopback port; the remote port is usually the same.
+	// 0 picks a free port (tests).
+	Port int
+	// Dial opens the remote end; nil means Client.DialRemote(ctx, Port).
+	Dial DialFunc
+	// Logf receives verbose diagnostics; may be nil.
+	Logf func(format string, args ...any)
+	// OnEvent receives connection events; may be nil. It is called from the
+	// connection goroutines and must not block.
+	OnEvent func(ForwardEvent)
+}
+
+// ForwardStats counts a Forward's connections.
+type ForwardStats struct {
+	Accepted   int // local connections accepted
+	Opened     int // remote connections opened (lazily, on first bytes)
+	DialFailed int // remote connections that failed to open
+	Active     int // connections currently being carried or waiting for bytes
+}
+
+// Forward is a set of loopback listeners (127.0.0.1 and, where the host has it,
+// ::1) on one port, each accepted connection carried to the remote.
+type Forward struct {
+	port   int
+	addrs  []net.Addr
+	lns    []net.Listener
+	dial   DialFunc
+	logf   func(string, ...any)
+	event  func(ForwardEvent)
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	done   chan struct{}
+
+	mu     sync.Mutex
+	conns  map[net.Conn]bool
+	stats  ForwardStats
+	closed bool
+}
+
+// Forward listens on localPort on loopback and carries each connection to dial
+// (nil: the remote's loopback localPort via DialRemote). See ForwardWith.
+func (c *Client) Forward(ctx context.Context, localPort int, dial func(context.Context) (net.Conn, error)) (*Forward, error) {
+	return c.ForwardWith(ctx, ForwardOptions{Port: localPort, Dial: dial})
+}
+
+// ForwardWith listens on o.Port on 127.0.0.1 and on ::1 when the host has IPv6
+// loopback, never on a wildcard address: the OAuth callback must not be
+// reachable from the network. A busy 127.0.0.1 port fails with *PortInUseError;
+// a busy or missing ::1 is skipped (logged when busy).
+//
+// Each accepted connection is dialed lazily, when its first bytes arrive:
+// browsers open speculative preconnections, and many CLI callback servers accept
+// only one or two connections, so a connection that never sends anything must
+// never reach the remote. Bytes are then copied both ways, half-closes are
+// propagated, and both ends are closed when both directions are done (or at the
+// first error).
+//
+// The Forward stops when ctx is done or Close is called.
+func (c *Client) ForwardWith(ctx context.Context, o ForwardOptions) (*Forward, error) {
+	if o.Dial == nil {
+		o.Dial = func(ctx context.Context) (net.Conn, error) { return c.DialRemote(ctx, o.Port) }
+	}
+	return listenForward(ctx, o)
+}
+
+func listenForward(ctx context.Context, o ForwardOptions) (*Forward, error) {
+	if o.Dial == nil {
+		return nil, errors.New("forward: no dial function")
+	}
+	logf := o.Logf
+	if logf == nil {
+		logf = func(string, ...any) {}
+	}
+	ln4, err := net.Listen("tcp4", net.JoinHostPort("127.0.0.1", strconv.Itoa(o.Port)))
+	if err != nil {
+		return nil, listenError(o.Port, "127.0.0.1", err)
+	}
+	port := ln4.Addr().(*net.TCPAddr).Port
+	lns := []net.Listener{ln4}
+	ln6, err := net.Listen("tcp6", net.JoinHostPort("::1", strconv.Itoa(port)))
+	switch {
+	case err == nil:
+		lns = append(lns, ln6)
+	case errors.Is(err, syscall.EADDRINUSE):
+		logf("forward: [::1]:%d is in use (%v); forwarding 127.0.0.1:%d only", port, listenError(port, "::1", err), port)
+	default:
+		// No IPv6 loopback on this host (EADDRNOTAVAIL, EAFNOSUPPORT): 127.0.0.1 suffices.
+		logf("forward: not listening on [::1]:%d: %v", port, err)
+	}
+	f := &Forward{
+		port:  port,
+		lns:   lns,
+		dial:  o.Dial,
+		logf:  logf,
+		event: o.OnEvent,
+		conns: map[net.Conn]bool{},
+		done:  make(chan struct{}),
+	}
+	f.ctx, f.cancel = context.WithCancel(ctx)
+	for _, ln := range lns {
+		f.addrs = append(f.addrs, ln.Addr())
+		f.wg.Add(1)
+		go f.serve(ln)
+	}
+	go func() {
+		<-f.ctx.Done()
+		f.Close()
+	}()
+	return f, nil
+}
+
+func listenError(port int, host string, err error) error {
+	addr := net.JoinHostPort(host, strconv.Itoa(port))
+	if errors.Is(err, syscall.EADDRINUSE) {
+		pid, proc := PortOwner(port)
+		return &PortInUseError{Port: port, Addr: addr, PID: pid, Process: proc, Err: err}
+	}
+	return fmt.Errorf("listening on %s: %w", addr, err)
+}
+
+// Port returns the local port (the one asked for, or the one picked for 0).
+func (f *Forward) Port() int { return f.port }
+
+// Addrs returns the addresses listened on: 127.0.0.1:port, then [::1]:port
+// when that listener exists.
+func (f *Forward) Addrs() []net.Addr { return append([]net.Addr(nil), f.addrs...) }
+
+// Stats returns the connection counters.
+func (f *Forward) Stats() ForwardStats {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.stats
+}
+
+// Done is closed once the Forward is closed.
+func (f *Forward) Done() <-chan struct{} { return f.done }
+
+// Close stops the listeners, closes every connection and waits for the
+// connection goroutines. It is safe to call more than once.
+func (f *Forward) Close() error {
+	f.mu.Lock()
+	if f.closed {
+		f.mu.Unlock()
+		<-f.done
+		return nil
+	}
+	f.closed = true
+	conns := f.conns
+	f.conns = map[net.Conn]bool{}
+	f.mu.Unlock()
+
+	f.cancel()
+	var errs []error
+	for _, ln := range f.lns {
+		errs = append(errs, ln.Close())
+	}
+	for c := range conns {
+		c.Close()
+	}
+	f.wg.Wait()
+	close(f.done)
+	return ignoreClosed(errors.Join(errs...))
+}
+
+func (f *Forward) emit(kind ForwardEventKind, client string, err error) {
+	if f.event != nil {
+		f.event(ForwardEvent{Kind: kind, Port: f.port, Client: client, Err: err})
+	}
+}
+
+// track registers a connection so Close can reach it; false when closed.
+func (f *Forward) track(c net.Conn) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.closed {
+		return false
+	}
+	f.conns[c] = true
+	return true
+}
+
+func (f *Forward) untrack(c net.Conn) {
+	f.mu.Lock()
+	delete(f.conns, c)
+	f.mu.Unlock()
+	c.Close()
+}
+
+func (f *Forward) count(fn func(*ForwardStats)) {
+	f.mu.Lock()
+	fn(&f.stats)
+	f.mu.Unlock()
+}
+
+func (f *Forward) serve(ln net.Listener) {
+	defer f.wg.Done()
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			if !errors.Is(err, net.ErrClosed) {
+				f.logf("forward: accept on %s: %v", ln.Addr(), err)
+			}
+			return
+		}
+		if !f.track(c) {
+			c.Close()
+			return
+		}
+		f.count(func(s *ForwardStats) { s.Accepted++; s.Active++ })
+		f.emit(ForwardAccepted, c.RemoteAddr().String(), nil)
+		f.wg.Add(1)
+		go func() {
+			defer f.wg.Done()
+			defer f.count(func(s *ForwardStats) { s.Active-- })
+			f.handle(c)
+		}()
+	}
+}
+
+func (f *Forward) handle(local net.Conn) {
+	defer f.untrack(local)
+	client := local.RemoteAddr().String()
+	buf := make([]byte, 32*1024)
+	n, err := local.Read(buf)
+	if n == 0 {
+		// A preconnection that never spoke (or Close): never reaches the remote.
+		f.emit(ForwardIdleClosed, client, nil)
+		return
+	}
+	first := buf[:n]
+	remote, derr := f.dial(f.ctx)
+	if derr != nil {
+		f.count(func(s *ForwardStats) { s.DialFailed++ })
+		f.logf("forward: port %d: %v", f.port, derr)
+		f.emit(ForwardDialFailed, client, derr)
+		return
+	}
+	if !f.track(remote) {
+		remote.Close()
+		return
+	}
+	defer f.untrack(remote)
+	f.count(func(s *ForwardStats) { s.Opened++ })
+	f.emit(ForwardOpened, client, nil)
+
+	if _, werr := remote.Write(first); werr != nil {
+		f.emit(ForwardClosed, client, werr)
+		return
+	}
+	up := make(chan error, 1)
+	go func() {
+		var e error
+		if err == nil { // the first read did not already hit EOF
+			_, e = io.CopyBuffer(remote, local, buf)
+		}
+		if e == nil {
+			e = closeWrite(remote)
+		} else {
+			closeBoth(local, remote)
+		}
+		up <- e
+	}()
+	_, derr = io.Copy(local, remote)
+	if derr == nil {
+		closeWrite(local)
+	} else {
+		closeBoth(local, remote)
+	}
+	uerr := <-up
+	f.emit(ForwardClosed, client, ignoreClosed(errors.Join(derr, uerr)))
+}
+
+// closeWrite half-closes c when it can, else closes it.
+func closeWrite(c net.Conn) error {
+	if cw, ok := c.(interface{ CloseWrite() error }); ok {
+		if err := cw.CloseWrite(); err != nil && !errors.Is(err, io.EOF) {
+			return ignoreClosed(err)
+		}
+		return nil
+	}
+	return ignoreClosed(c.Close())
+}
+
+func closeBoth(a, b net.Conn) {
+	a.Close()
+	b.Close()
+}

@@ -1,0 +1,309 @@
+package tunnel
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+)
+
+// RelayKind names a remote program that can carry a TCP connection over a
+// session's stdin and stdout.
+type RelayKind string
+
+// The relay programs FindRelay looks for, in order of preference:
+//
+//   - python3: full half-close both ways.
+//   - bash: /dev/tcp; the server's close reaches the browser at once, but the
+//     browser's half-close does not reach the server (bash cannot shutdown).
+//   - socat: half-close both ways, but after the first EOF it waits up to 2s
+//     for the other direction before it exits.
+//   - nc: with OpenBSD nc -N the browser's half-close reaches the server; the
+//     server's close reaches the browser only when the browser closes too.
+const (
+	RelayPython3 RelayKind = "python3"
+	RelayBash    RelayKind = "bash"
+	RelaySocat   RelayKind = "socat"
+	RelayNC      RelayKind = "nc"
+)
+
+// RelayKinds lists the relay programs in order of preference.
+var RelayKinds = []RelayKind{RelayPython3, RelayBash, RelaySocat, RelayNC}
+
+// ErrNoRelay means none of the relay programs exists on the remote host.
+var ErrNoRelay = errors.New("no relay program on the remote host")
+
+// NoRelayError is returned by FindRelay when no relay program was found; it
+// matches ErrNoRelay.
+type NoRelayError struct{ Probed []RelayKind }
+
+func (e *NoRelayError) Error() string {
+	names := make([]string, len(e.Probed))
+	for i, k := range e.Probed {
+		names[i] = string(k)
+	}
+	return fmt.Sprintf("%v (looked for %s)", ErrNoRelay, strings.Join(names, ", "))
+}
+
+func (e *NoRelayError) Is(target error) bool { return target == ErrNoRelay }
+
+// Relay reaches the remote host's loopback ports by running a relay program in
+// an exec session, for servers that prohibit port forwarding (OpenSSH
+// AllowTcpForwarding no) but still run commands. Each Dial is one session.
+type Relay struct {
+	Kind      RelayKind   // the program Dial runs
+	Available []RelayKind // every relay program found, in order of preference
+
+	c          *Client
+	ncShutdown bool // nc understands -N (OpenBSD netcat)
+}
+
+// relayProbe runs under the user's login shell, whatever it is: the script is a
+// single-quoted sh -c argument without newlines, which sh, bash, zsh, csh and
+// fish all pass through unchanged.
+const relayProbe = `sh -c 'for p in python3 bash socat nc; do if command -v "$p" >/dev/null 2>&1; then echo "have $p"; fi; done; if command -v nc >/dev/null 2>&1; then if nc -h 2>&1 | grep -q -e "-N[[:space:]]"; then echo "nc -N"; fi; fi; exit 0'`
+
+// FindRelay probes once, in a single exec session, which relay programs the
+// remote host has, and returns a Relay using the preferred one. Without any it
+// returns a *NoRelayError (matching ErrNoRelay).
+func (c *Client) FindRelay(ctx context.Context) (Relay, error) {
+	ss, err := c.newSession(ctx)
+	if err != nil {
+		return Relay{}, fmt.Errorf("probing relay programs: %w", err)
+	}
+	defer ss.Close()
+	stop := context.AfterFunc(ctx, func() { ss.Close() })
+	defer stop()
+	out, err := ss.Output(relayProbe)
+	if err != nil && ctx.Err() != nil {
+		return Relay{}, fmt.Errorf("probing relay programs: %w", ctx.Err())
+	}
+	if err != nil {
+		return Relay{}, fmt.Errorf("probing relay programs: %w", err)
+	}
+	r := parseRelayProbe(out)
+	r.c = c
+	if len(r.Available) == 0 {
+		return Relay{}, &NoRelayError{Probed: slices.Clone(RelayKinds)}
+	}
+	r.Kind = r.Available[0]
+	return r, nil
+}
+
+func parseRelayProbe(out []byte) Relay {
+	var r Relay
+	have := map[RelayKind]bool{}
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		switch {
+		case line == "nc -N":
+			r.ncShutdown = true
+		case strings.HasPrefix(line, "have "):
+			have[RelayKind(strings.TrimPrefix(line, "have "))] = true
+		}
+	}
+	for _, k := range RelayKinds {
+		if have[k] {
+			r.Available = append(r.Available, k)
+		}
+	}
+	return r
+}
+
+// With returns the same relay using another available program.
+func (r Relay) With(kind RelayKind) (Relay, error) {
+	if !slices.Contains(r.Available, kind) {
+		return Relay{}, fmt.Errorf("relay %s is not available on the remote host", kind)
+	}
+	r.Kind = kind
+	return r, nil
+}
+
+// Command returns the remote command line that relays to 127.0.0.1:port.
+func (r Relay) Command(port int) string {
+	p := strconv.Itoa(port)
+	switch r.Kind {
+	case RelayPython3:
+		return `python3 -c 'exec("import socket,os,threading\ns=socket.create_connection((\"127.0.0.1\",` + p + `))\n` +
+			`def up():\n while 1:\n  b=os.read(0,65536)\n  if not b: break\n  s.sendall(b)\n s.shutdown(socket.SHUT_WR)\n` +
+			`t=threading.Thread(target=up,daemon=True)\nt.start()\n` +
+			`while 1:\n b=s.recv(65536)\n if not b: break\n while b: b=b[os.write(1,b):]\n` +
+			`os.close(1)\nt.join()")'`
+	case RelayBash:
+		// fd 4 keeps stdin for the background writer (an asynchronous command's
+		// stdin would otherwise be /dev/null); when the server closes, the reader
+		// ends, the writer is killed and the session ends, so the close arrives.
+		return `bash -c 'exec 3<>/dev/tcp/127.0.0.1/` + p + ` || exit 1; exec 4<&0; cat <&4 >&3 & cat <&3; kill $! 2>/dev/null; exit 0'`
+	case RelaySocat:
+		return `socat -t 2 - TCP:127.0.0.1:` + p
+	case RelayNC:
+		if r.ncShutdown {
+			return `nc -N 127.0.0.1 ` + p
+		}
+		return `nc 127.0.0.1 ` + p
+	}
+	return ""
+}
+
+// Dial runs the relay program to the remote's 127.0.0.1:port in a new exec
+// session and returns its stdin/stdout as a net.Conn. CloseWrite sends EOF to
+// the program; Close ends the session. A failed connect (nothing listens)
+// shows as a Read error carrying the program's message.
+func (r Relay) Dial(ctx context.Context, port int) (net.Conn, error) {
+	if r.c == nil || r.Kind == "" {
+		return nil, errors.New("relay: not initialised by FindRelay")
+	}
+	ss, err := r.c.newSession(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("relay %s to 127.0.0.1:%d: %w", r.Kind, port, err)
+	}
+	rc := &relayConn{kind: r.Kind, port: port, s: ss, exited: make(chan struct{})}
+	ss.Stderr = &rc.stderr
+	if rc.stdin, err = ss.StdinPipe(); err == nil {
+		rc.stdout, err = ss.StdoutPipe()
+	}
+	if err == nil {
+		err = ss.Start(r.Command(port))
+	}
+	if err != nil {
+		ss.Close()
+		return nil, fmt.Errorf("relay %s to 127.0.0.1:%d: %w", r.Kind, port, err)
+	}
+	go func() {
+		rc.status, rc.err = waitStatus(ss.Wait())
+		close(rc.exited)
+	}()
+	return rc, nil
+}
+
+// newSession opens a session channel, giving up when ctx ends.
+func (c *Client) newSession(ctx context.Context) (*ssh.Session, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	type result struct {
+		s   *ssh.Session
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		s, err := c.conn.NewSession()
+		ch <- result{s, err}
+	}()
+	select {
+	case res := <-ch:
+		return res.s, res.err
+	case <-ctx.Done():
+		go func() {
+			if res := <-ch; res.s != nil {
+				res.s.Close()
+			}
+		}()
+		return nil, ctx.Err()
+	}
+}
+
+// relayConn adapts a relay session to net.Conn.
+type relayConn struct {
+	kind   RelayKind
+	port   int
+	s      *ssh.Session
+	stdin  io.WriteCloser
+	stdout io.Reader
+	stderr limitedBuffer
+	read   bool // some bytes were read
+
+	exited chan struct{}
+	status int
+	err    error
+
+	closeOnce sync.Once
+}
+
+func (c *relayConn) Read(p []byte) (int, error) {
+	n, err := c.stdout.Read(p)
+	if n > 0 {
+		c.read = true
+	}
+	if err == io.EOF && !c.read {
+		// Nothing came back: tell a refused connect from an empty answer.
+		select {
+		case <-c.exited:
+		case <-time.After(2 * time.Second):
+		}
+		select {
+		case <-c.exited:
+			if c.err == nil && c.status != 0 {
+				msg := strings.TrimSpace(c.stderr.String())
+				return n, fmt.Errorf("relay %s to 127.0.0.1:%d exited with status %d: %s", c.kind, c.port, c.status, msg)
+			}
+		default:
+		}
+	}
+	return n, err
+}
+
+func (c *relayConn) Write(p []byte) (int, error) { return c.stdin.Write(p) }
+
+// CloseWrite sends EOF to the relay program.
+func (c *relayConn) CloseWrite() error { return c.stdin.Close() }
+
+// Close ends the session: SIGTERM first (a relay without a terminal would
+// otherwise outlive the channel while its server stays silent), then close.
+func (c *relayConn) Close() error {
+	c.closeOnce.Do(func() {
+		select {
+		case <-c.exited:
+		default:
+			c.s.Signal(ssh.SIGTERM)
+		}
+		c.s.Close()
+	})
+	return nil
+}
+
+func (c *relayConn) LocalAddr() net.Addr  { return relayAddr("local") }
+func (c *relayConn) RemoteAddr() net.Addr { return relayAddr(fmt.Sprintf("127.0.0.1:%d", c.port)) }
+
+var errNoDeadline = errors.New("relay connections have no deadlines")
+
+func (c *relayConn) SetDeadline(time.Time) error      { return errNoDeadline }
+func (c *relayConn) SetReadDeadline(time.Time) error  { return errNoDeadline }
+func (c *relayConn) SetWriteDeadline(time.Time) error { return errNoDeadline }
+
+type relayAddr string
+
+func (relayAddr) Network() string  { return "ssh-relay" }
+func (a relayAddr) String() string { return string(a) }
+
+// limitedBuffer keeps the first 4 KiB written to it (a relay's error message).
+type limitedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *limitedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if room := 4096 - b.buf.Len(); room > 0 {
+		b.buf.Write(p[:min(len(p), room)])
+	}
+	return len(p), nil
+}
+
+func (b *limitedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}

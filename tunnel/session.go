@@ -1,0 +1,233 @@
+package tunnel
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+)
+
+// SessionOptions describe one remote command.
+type SessionOptions struct {
+	// Command is the remote command line (run by the user's login shell); ""
+	// starts a login shell.
+	Command string
+	// PTY requests a terminal of Term (default "xterm-256color") sized
+	// Width x Height (default 80x24) with Modes (default: echo on, 38400 baud).
+	PTY           bool
+	Term          string
+	Width, Height int
+	Modes         ssh.TerminalModes
+	// Env is sent as env requests before the command starts. Best effort:
+	// OpenSSH accepts only the names its AcceptEnv lists; refusals are logged.
+	Env map[string]string
+	// Stdin is copied to the command as a byte stream; its end sends EOF. nil
+	// sends nothing (and no EOF until Close). See Session.Wait about stdin that
+	// never ends, such as a terminal.
+	Stdin io.Reader
+	// Stdout and Stderr receive the command's output; nil discards it. With a
+	// PTY everything arrives on Stdout.
+	Stdout, Stderr io.Writer
+	// Logf receives verbose diagnostics; may be nil.
+	Logf func(format string, args ...any)
+}
+
+// Session is a running remote command.
+type Session struct {
+	s     *ssh.Session
+	stdin io.Reader
+	done  chan struct{}
+
+	stdinDone chan struct{} // closed when the stdin copy has returned; nil without Stdin
+
+	once   sync.Once
+	status int
+	err    error
+}
+
+// Start starts a remote command. Cancelling ctx closes the session (sshd then
+// hangs up the command), like exec.CommandContext.
+func (c *Client) Start(ctx context.Context, o SessionOptions) (*Session, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	logf := o.Logf
+	if logf == nil {
+		logf = func(string, ...any) {}
+	}
+	ss, err := c.conn.NewSession()
+	if err != nil {
+		return nil, fmt.Errorf("opening session: %w", err)
+	}
+	// Close the session if ctx ends while (or after) it starts.
+	stop := context.AfterFunc(ctx, func() { ss.Close() })
+	fail := func(err error) (*Session, error) {
+		stop()
+		ss.Close()
+		if ctx.Err() != nil {
+			err = ctx.Err()
+		}
+		return nil, err
+	}
+
+	names := make([]string, 0, len(o.Env))
+	for k := range o.Env {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	for _, k := range names {
+		if err := ss.Setenv(k, o.Env[k]); err != nil {
+			logf("session: server refused environment variable %s", k)
+		}
+	}
+	if o.PTY {
+		term, w, h, modes := o.Term, o.Width, o.Height, o.Modes
+		if term == "" {
+			term = "xterm-256color"
+		}
+		if w <= 0 {
+			w = 80
+		}
+		if h <= 0 {
+			h = 24
+		}
+		if modes == nil {
+			modes = ssh.TerminalModes{ssh.ECHO: 1, ssh.TTY_OP_ISPEED: 38400, ssh.TTY_OP_OSPEED: 38400}
+		}
+		if err := ss.RequestPty(term, h, w, modes); err != nil {
+			return fail(fmt.Errorf("requesting a terminal: %w", err))
+		}
+	}
+	ss.Stdout, ss.Stderr = o.Stdout, o.Stderr
+	s := &Session{s: ss, stdin: o.Stdin, done: make(chan struct{})}
+	var stdin io.WriteCloser
+	if o.Stdin != nil {
+		if stdin, err = ss.StdinPipe(); err != nil {
+			return fail(fmt.Errorf("opening session stdin: %w", err))
+		}
+	}
+	if o.Command == "" {
+		err = ss.Shell()
+	} else {
+		err = ss.Start(o.Command)
+	}
+	if err != nil {
+		return fail(fmt.Errorf("starting remote command: %w", err))
+	}
+	if stdin != nil {
+		s.stdinDone = make(chan struct{})
+		go func() {
+			defer close(s.stdinDone)
+			io.Copy(stdin, o.Stdin)
+			stdin.Close() // EOF
+		}()
+	}
+	go func() {
+		s.status, s.err = waitStatus(ss.Wait())
+		stop()
+		close(s.done)
+	}()
+	return s, nil
+}
+
+// waitStatus turns x/crypto's Wait error into an exit status the way ssh(1)
+// reports it: the command's status, or 128+signal number when it was killed by a
+// signal. A session that ended without either (connection lost, server closed
+// the channel) returns -1 and an error.
+func waitStatus(err error) (int, error) {
+	var ee *ssh.ExitError
+	var me *ssh.ExitMissingError
+	switch {
+	case err == nil:
+		return 0, nil
+	case errors.As(err, &ee):
+		return ee.ExitStatus(), nil
+	case errors.As(err, &me):
+		return -1, fmt.Errorf("remote command ended without an exit status (connection lost?): %w", err)
+	}
+	return -1, fmt.Errorf("waiting for remote command: %w", err)
+}
+
+// Wait waits for the command to exit and its output to be delivered, and
+// returns its exit status (see waitStatus). It may be called more than once.
+//
+// Wait does not wait for Stdin to end. The stdin copy goroutine keeps reading
+// until its next Read returns and then exits because the session is gone; with
+// a terminal as Stdin that next Read is the user's next key press, which it
+// consumes. When Stdin has SetReadDeadline (an *os.File in non-blocking mode,
+// a net.Conn), Wait interrupts that Read and then clears the deadline, so the
+// caller gets its stdin back intact. Otherwise the caller must not wait for the
+// copy (kfwd exits right after), and should not read the terminal afterwards.
+func (s *Session) Wait() (status int, err error) {
+	<-s.done
+	s.once.Do(func() {
+		if s.stdinDone == nil {
+			return
+		}
+		d, ok := s.stdin.(interface{ SetReadDeadline(time.Time) error })
+		if !ok {
+			return
+		}
+		if d.SetReadDeadline(time.Now()) != nil {
+			return
+		}
+		select {
+		case <-s.stdinDone:
+		case <-time.After(time.Second):
+		}
+		d.SetReadDeadline(time.Time{})
+	})
+	return s.status, s.err
+}
+
+// Done is closed when the command has exited (or the session was lost).
+func (s *Session) Done() <-chan struct{} { return s.done }
+
+// Resize tells the remote terminal its new size (window-change), which sends
+// SIGWINCH to the command.
+func (s *Session) Resize(width, height int) error {
+	if err := s.s.WindowChange(height, width); err != nil {
+		return fmt.Errorf("resizing remote terminal: %w", err)
+	}
+	return nil
+}
+
+var signalNames = map[os.Signal]ssh.Signal{
+	syscall.SIGABRT: ssh.SIGABRT, syscall.SIGALRM: ssh.SIGALRM, syscall.SIGFPE: ssh.SIGFPE,
+	syscall.SIGHUP: ssh.SIGHUP, syscall.SIGILL: ssh.SIGILL, syscall.SIGINT: ssh.SIGINT,
+	syscall.SIGKILL: ssh.SIGKILL, syscall.SIGPIPE: ssh.SIGPIPE, syscall.SIGQUIT: ssh.SIGQUIT,
+	syscall.SIGSEGV: ssh.SIGSEGV, syscall.SIGTERM: ssh.SIGTERM,
+	syscall.SIGUSR1: ssh.SIGUSR1, syscall.SIGUSR2: ssh.SIGUSR2,
+}
+
+// Signal sends sig to the remote command (a "signal" request). OpenSSH honours
+// it since 7.9 (2018); older servers ignore it, so to end a login reliably send
+// SIGINT and then Close: sshd hangs up the command's process group when the
+// channel closes.
+func (s *Session) Signal(sig os.Signal) error {
+	name, ok := signalNames[sig]
+	if !ok {
+		return fmt.Errorf("signalling remote command: unsupported signal %v", sig)
+	}
+	if err := s.s.Signal(name); err != nil {
+		return fmt.Errorf("signalling remote command: %w", err)
+	}
+	return nil
+}
+
+// Close closes the session channel. sshd then hangs up the command (SIGHUP to a
+// PTY's process group) if it still runs. Wait returns afterwards.
+func (s *Session) Close() error {
+	err := s.s.Close()
+	if err == nil || errors.Is(err, io.EOF) {
+		return nil
+	}
+	return fmt.Errorf("closing session: %w", err)
+}
