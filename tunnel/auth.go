@@ -1,0 +1,570 @@
+package tunnel
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/kfwd/kfwd/sshconfig"
+	"golang.org/x/crypto/ssh"
+	"golang.org/x/crypto/ssh/agent"
+)
+
+// Prompter asks the person at the terminal. Secret must not echo. A nil
+// Prompter (or BatchMode) means nobody can be asked.
+type Prompter interface {
+	Secret(prompt string) ([]byte, error)
+	Ask(prompt string) (string, error)
+}
+
+// ErrBadPassphrase is wrapped by the error for a key whose passphrase was
+// entered wrong three times.
+var ErrBadPassphrase = errors.New("incorrect passphrase")
+
+// AuthError is a server that accepted none of the credentials kfwd had.
+type AuthError struct {
+	User, Host string
+	Methods    []string // methods the server allows, e.g. ["publickey"]
+	Offered    []string // keys offered, "path TYPE SHA256:..." or "agent: comment TYPE SHA256:..."
+	KeyErrors  []error  // keys that could not be used (unreadable, passphrase not given or wrong)
+}
+
+func (e *AuthError) Error() string {
+	msg := fmt.Sprintf("permission denied for %s@%s (%s)", e.User, e.Host, strings.Join(e.Methods, ","))
+	switch n := len(e.Offered); n {
+	case 0:
+		msg += ": no keys to offer"
+	case 1:
+		msg += ": offered 1 key, refused"
+	default:
+		msg += fmt.Sprintf(": offered %d keys, all refused", n)
+	}
+	for _, err := range e.KeyErrors {
+		msg += "; " + err.Error()
+	}
+	return msg
+}
+
+func (e *AuthError) Unwrap() []error { return e.KeyErrors }
+
+// defaultIdentities are the file names ssh tries when no IdentityFile is set;
+// their absence is normal and not worth a warning.
+var defaultIdentities = []string{"id_rsa", "id_ecdsa", "id_ecdsa_sk", "id_ed25519", "id_ed25519_sk", "id_xmss", "id_dsa"}
+
+func isDefaultIdentity(path string) bool {
+	return filepath.Base(filepath.Dir(path)) == ".ssh" && slices.Contains(defaultIdentities, filepath.Base(path))
+}
+
+// authenticator offers, in order: agent keys (restricted by IdentitiesOnly),
+// identity files (decrypted only once the server would accept them), each
+// preceded by its certificates; then keyboard-interactive and password when
+// someone can be asked. Every key is its own publickey attempt, so a key whose
+// passphrase is not given does not end the others' turn.
+type authenticator struct {
+	host   *sshconfig.Host
+	user   string
+	prompt Prompter // nil in BatchMode or without a terminal
+	logf   func(string, ...any)
+
+	agentConn net.Conn
+	keys      []*offer
+	next      int
+	current   *offer
+
+	offered   []string
+	keyErrors []error
+	methods   []string
+	kbdTries  int
+	pwTries   int
+	noAsk     bool // an interactive prompt failed: stop asking
+	exhausted bool
+}
+
+// offer is one key (or certificate) to try.
+type offer struct {
+	label  string
+	signer func() (ssh.Signer, error) // the key's signer; may prompt for a passphrase when called
+	signed bool                       // the server accepted the key and we signed
+}
+
+// fileKey is an identity file whose private half is read and decrypted lazily.
+type fileKey struct {
+	path   string
+	pub    ssh.PublicKey // nil for an encrypted PEM key without .pub file
+	pem    []byte        // nil when only the .pub file exists
+	prompt Prompter
+	logf   func(string, ...any)
+
+	once   sync.Once
+	signer ssh.Signer
+	err    error
+}
+
+func (k *fileKey) load() (ssh.Signer, error) {
+	k.once.Do(func() { k.signer, k.err = k.decrypt() })
+	return k.signer, k.err
+}
+
+func (k *fileKey) decrypt() (ssh.Signer, error) {
+	if k.pem == nil {
+		return nil, fmt.Errorf("key %s: private key file missing", k.path)
+	}
+	s, err := ssh.ParsePrivateKey(k.pem)
+	if err == nil {
+		return s, nil
+	}
+	var missing *ssh.PassphraseMissingError
+	if !errors.As(err, &missing) {
+		return nil, fmt.Errorf("key %s: %w", k.path, err)
+	}
+	if k.prompt == nil {
+		return nil, fmt.Errorf("key %s is encrypted and there is no terminal to ask for its passphrase", k.path)
+	}
+	for range 3 {
+		pass, err := k.prompt.Secret(fmt.Sprintf("Enter passphrase for key '%s': ", k.path))
+		if err != nil {
+			return nil, fmt.Errorf("key %s: reading passphrase: %w", k.path, err)
+		}
+		if len(pass) == 0 {
+			// ssh: an empty answer skips the key.
+			return nil, fmt.Errorf("key %s: no passphrase given", k.path)
+		}
+		s, err := ssh.ParsePrivateKeyWithPassphrase(k.pem, pass)
+		clear(pass)
+		if err == nil {
+			return s, nil
+		}
+		k.logf("bad passphrase for key %s", k.path)
+	}
+	return nil, fmt.Errorf("key %s: %w (3 attempts)", k.path, ErrBadPassphrase)
+}
+
+// lazySigner presents a known public key and decrypts the private key on the
+// first signature, which x/crypto only asks for once the server accepted the key.
+type lazySigner struct {
+	pub ssh.PublicKey
+	key *fileKey
+}
+
+func (s *lazySigner) PublicKey() ssh.PublicKey { return s.pub }
+
+func (s *lazySigner) Sign(rand io.Reader, data []byte) (*ssh.Signature, error) {
+	inner, err := s.key.load()
+	if err != nil {
+		return nil, err
+	}
+	return inner.Sign(rand, data)
+}
+
+func (s *lazySigner) SignWithAlgorithm(rand io.Reader, data []byte, algo string) (*ssh.Signature, error) {
+	inner, err := s.key.load()
+	if err != nil {
+		return nil, err
+	}
+	return signWithAlgorithm(inner, rand, data, algo)
+}
+
+func signWithAlgorithm(s ssh.Signer, rand io.Reader, data []byte, algo string) (*ssh.Signature, error) {
+	if as, ok := s.(ssh.AlgorithmSigner); ok {
+		return as.SignWithAlgorithm(rand, data, algo)
+	}
+	if algo != "" && algo != s.PublicKey().Type() {
+		return nil, fmt.Errorf("signer does not support algorithm %s", algo)
+	}
+	return s.Sign(rand, data)
+}
+
+// trackingSigner notes that the server accepted the key (we were asked to sign).
+type trackingSigner struct {
+	ssh.Signer
+	o *offer
+}
+
+func (s *trackingSigner) Sign(rand io.Reader, data []byte) (*ssh.Signature, error) {
+	s.o.signed = true
+	return s.Signer.Sign(rand, data)
+}
+
+func (s *trackingSigner) SignWithAlgorithm(rand io.Reader, data []byte, algo string) (*ssh.Signature, error) {
+	s.o.signed = true
+	return signWithAlgorithm(s.Signer, rand, data, algo)
+}
+
+type trackingMultiSigner struct {
+	*trackingSigner
+	algos []string
+}
+
+func (s *trackingMultiSigner) Algorithms() []string { return s.algos }
+
+func track(s ssh.Signer, o *offer) ssh.Signer {
+	t := &trackingSigner{Signer: s, o: o}
+	if m, ok := s.(ssh.MultiAlgorithmSigner); ok {
+		return &trackingMultiSigner{trackingSigner: t, algos: m.Algorithms()}
+	}
+	return t
+}
+
+func describeKey(source string, key ssh.PublicKey) string {
+	return fmt.Sprintf("%s %s %s", source, keyType(key), ssh.FingerprintSHA256(key))
+}
+
+func newAuthenticator(h *sshconfig.Host, prompt Prompter, logf func(string, ...any)) *authenticator {
+	if h.BatchMode {
+		prompt = nil
+	}
+	a := &authenticator{host: h, user: h.User, prompt: prompt, logf: logf}
+	if a.user == "" {
+		if u, err := user.Current(); err == nil {
+			a.user = u.Username
+		}
+	}
+	a.collect()
+	return a
+}
+
+// collect gathers every key to offer, reading files but decrypting nothing.
+func (a *authenticator) collect() {
+	var files []*fileKey
+	var certs []*ssh.Certificate
+	addCert := func(path string, explicit bool) {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			if explicit || !errors.Is(err, os.ErrNotExist) {
+				a.logf("warning: certificate %s: %v", path, err)
+			}
+			return
+		}
+		pk, _, _, _, err := ssh.ParseAuthorizedKey(data)
+		cert, ok := pk.(*ssh.Certificate)
+		if err != nil || !ok {
+			a.logf("warning: %s is not an SSH certificate", path)
+			return
+		}
+		certs = append(certs, cert)
+	}
+	for _, path := range a.host.IdentityFiles {
+		k := &fileKey{path: path, prompt: a.prompt, logf: a.logf}
+		if data, err := os.ReadFile(path + ".pub"); err == nil {
+			if pk, _, _, _, err := ssh.ParseAuthorizedKey(data); err == nil {
+				k.pub = pk
+			}
+		}
+		pem, err := os.ReadFile(path)
+		switch {
+		case err == nil:
+			k.pem = pem
+			if k.pub == nil {
+				s, err := ssh.ParsePrivateKey(pem)
+				var missing *ssh.PassphraseMissingError
+				switch {
+				case err == nil:
+					k.pub, k.signer = s.PublicKey(), s
+					k.once.Do(func() {})
+				case errors.As(err, &missing):
+					k.pub = missing.PublicKey // nil for encrypted PEM keys
+				default:
+					a.logf("warning: identity file %s: %v", path, err)
+					continue
+				}
+			}
+		case k.pub != nil:
+			// Only the public half: still useful to pick the agent key (IdentitiesOnly).
+		case errors.Is(err, os.ErrNotExist) && isDefaultIdentity(path):
+			continue
+		default:
+			a.logf("warning: identity file %s: %v", path, err)
+			continue
+		}
+		files = append(files, k)
+		addCert(path+"-cert.pub", false)
+	}
+	for _, path := range a.host.CertificateFiles {
+		addCert(path, true)
+	}
+	certsFor := func(pub ssh.PublicKey) []*ssh.Certificate {
+		var out []*ssh.Certificate
+		for _, c := range certs {
+			if bytes.Equal(c.Key.Marshal(), pub.Marshal()) {
+				out = append(out, c)
+			}
+		}
+		return out
+	}
+	done := map[string]bool{} // public keys already queued
+	queue := func(source string, pub ssh.PublicKey, signer func() (ssh.Signer, error)) {
+		for _, c := range certsFor(pub) {
+			a.keys = append(a.keys, &offer{label: describeKey(source, c), signer: func() (ssh.Signer, error) {
+				s, err := signer()
+				if err != nil {
+					return nil, err
+				}
+				return ssh.NewCertSigner(c, s)
+			}})
+		}
+		a.keys = append(a.keys, &offer{label: describeKey(source, pub), signer: signer})
+		done[string(pub.Marshal())] = true
+	}
+
+	for _, s := range a.agentSigners() {
+		pub := s.signer.PublicKey()
+		plain := pub
+		if c, ok := pub.(*ssh.Certificate); ok {
+			plain = c.Key
+		}
+		if a.host.IdentitiesOnly && !slices.ContainsFunc(files, func(k *fileKey) bool {
+			return k.pub != nil && bytes.Equal(k.pub.Marshal(), plain.Marshal())
+		}) {
+			continue
+		}
+		if _, ok := pub.(*ssh.Certificate); ok {
+			a.keys = append(a.keys, &offer{label: describeKey("agent: "+s.comment, pub), signer: fixed(s.signer)})
+			continue
+		}
+		queue("agent: "+s.comment, pub, fixed(s.signer))
+	}
+	for _, k := range files {
+		if k.pem == nil {
+			continue
+		}
+		if k.pub == nil {
+			// Encrypted PEM without .pub: its public key is known only after decryption.
+			a.keys = append(a.keys, &offer{label: k.path, signer: k.load})
+			continue
+		}
+		if done[string(k.pub.Marshal())] {
+			continue
+		}
+		ls := &lazySigner{pub: k.pub, key: k}
+		queue(k.path, k.pub, fixed(ls))
+	}
+}
+
+func fixed(s ssh.Signer) func() (ssh.Signer, error) {
+	return func() (ssh.Signer, error) { return s, nil }
+}
+
+type agentKey struct {
+	signer  ssh.Signer
+	comment string
+}
+
+// agentSigners connects to the agent (IdentityAgent, else SSH_AUTH_SOCK) and
+// lists its keys. The connection stays open until close.
+func (a *authenticator) agentSigners() []agentKey {
+	sock := a.host.IdentityAgent
+	switch {
+	case sock == "none":
+		return nil
+	case sock == "" || sock == "SSH_AUTH_SOCK":
+		sock = os.Getenv("SSH_AUTH_SOCK")
+	case strings.HasPrefix(sock, "$"):
+		sock = os.Getenv(strings.Trim(sock[1:], "{}"))
+	}
+	if sock == "" {
+		return nil
+	}
+	conn, err := net.DialTimeout("unix", sock, 5*time.Second)
+	if err != nil {
+		a.logf("warning: cannot reach the SSH agent at %s: %v", sock, err)
+		return nil
+	}
+	a.agentConn = conn
+	ag := agent.NewClient(conn)
+	list, err := ag.List()
+	if err != nil {
+		a.logf("warning: listing SSH agent keys: %v", err)
+		return nil
+	}
+	signers, err := ag.Signers()
+	if err != nil {
+		a.logf("warning: listing SSH agent keys: %v", err)
+		return nil
+	}
+	comments := map[string]string{}
+	for _, k := range list {
+		comments[string(k.Marshal())] = k.Comment
+	}
+	out := make([]agentKey, 0, len(signers))
+	for _, s := range signers {
+		out = append(out, agentKey{signer: s, comment: comments[string(s.PublicKey().Marshal())]})
+	}
+	a.logf("SSH agent at %s holds %d keys", sock, len(out))
+	return out
+}
+
+func (a *authenticator) close() {
+	if a.agentConn != nil {
+		a.agentConn.Close()
+	}
+}
+
+// callback is the ssh.ClientAuthCallback: it picks the next method to try.
+func (a *authenticator) callback(ctx *ssh.ClientAuthContext) (ssh.AuthMethod, error) {
+	a.methods = ctx.AllowedMethods
+	if o := a.current; o != nil {
+		if o.signed {
+			a.logf("authentication with %s failed", o.label)
+		} else {
+			a.logf("server refused key %s", o.label)
+		}
+		a.current = nil
+	}
+	if slices.Contains(ctx.AllowedMethods, "publickey") {
+		for a.next < len(a.keys) {
+			o := a.keys[a.next]
+			a.next++
+			s, err := o.signer()
+			if err != nil {
+				a.logf("skipping key: %v", err)
+				a.keyErrors = append(a.keyErrors, err)
+				continue
+			}
+			if o.label == "" || !strings.Contains(o.label, "SHA256:") {
+				o.label = describeKey(o.label, s.PublicKey())
+			}
+			a.current = o
+			a.offered = append(a.offered, o.label)
+			a.logf("offering public key %s", o.label)
+			// Signing errors (a passphrase not given) surface here as a failed
+			// attempt; x/crypto then asks this callback for the next method.
+			tracked := track(s, o)
+			return ssh.PublicKeysCallback(func() ([]ssh.Signer, error) {
+				return []ssh.Signer{tracked}, nil
+			}), nil
+		}
+	}
+	if a.prompt != nil && !a.noAsk {
+		if slices.Contains(ctx.AllowedMethods, "keyboard-interactive") && a.kbdTries < 3 {
+			a.kbdTries++
+			a.logf("trying keyboard-interactive authentication")
+			return ssh.KeyboardInteractive(a.keyboardInteractive), nil
+		}
+		if slices.Contains(ctx.AllowedMethods, "password") && a.pwTries < 3 {
+			a.pwTries++
+			a.logf("trying password authentication")
+			return ssh.PasswordCallback(a.password), nil
+		}
+	}
+	a.exhausted = true
+	return nil, nil
+}
+
+func (a *authenticator) password() (string, error) {
+	pw, err := a.prompt.Secret(fmt.Sprintf("%s@%s's password: ", a.user, a.host.HostName))
+	if err != nil {
+		a.noAsk = true
+		return "", err
+	}
+	s := string(pw)
+	clear(pw)
+	return s, nil
+}
+
+func (a *authenticator) keyboardInteractive(name, instruction string, questions []string, echos []bool) ([]string, error) {
+	header := strings.TrimSpace(strings.Join([]string{name, instruction}, "\n"))
+	answers := make([]string, len(questions))
+	for i, q := range questions {
+		if i == 0 && header != "" {
+			q = header + "\n" + q
+		}
+		if echos[i] {
+			ans, err := a.prompt.Ask(q)
+			if err != nil {
+				a.noAsk = true
+				return nil, err
+			}
+			answers[i] = ans
+			continue
+		}
+		ans, err := a.prompt.Secret(q)
+		if err != nil {
+			a.noAsk = true
+			return nil, err
+		}
+		answers[i] = string(ans)
+		clear(ans)
+	}
+	return answers, nil
+}
+
+// failure returns the AuthError for a handshake that ran out of methods.
+func (a *authenticator) failure() *AuthError {
+	return &AuthError{User: a.user, Host: a.host.HostName, Methods: a.methods, Offered: a.offered, KeyErrors: a.keyErrors}
+}
+
+// AskpassPrompter asks through an askpass program (SSH_ASKPASS): the prompt is
+// its argument and its standard output, without the trailing newline, the answer.
+type AskpassPrompter struct {
+	Program string
+}
+
+// Secret runs the askpass program.
+func (p AskpassPrompter) Secret(prompt string) ([]byte, error) {
+	out, err := p.run(prompt, false)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// Ask runs the askpass program for a question (SSH_ASKPASS_PROMPT=confirm, as
+// ssh sets it for yes/no questions).
+func (p AskpassPrompter) Ask(prompt string) (string, error) {
+	out, err := p.run(prompt, true)
+	s := string(out)
+	clear(out)
+	return s, err
+}
+
+func (p AskpassPrompter) run(prompt string, confirm bool) ([]byte, error) {
+	cmd := exec.Command(p.Program, prompt)
+	cmd.Env = os.Environ()
+	if confirm {
+		cmd.Env = append(cmd.Env, "SSH_ASKPASS_PROMPT=confirm")
+	}
+	cmd.Stderr = nil
+	out, err := cmd.Output()
+	if err != nil {
+		clear(out)
+		return nil, fmt.Errorf("running askpass %s: %w", p.Program, err)
+	}
+	out = bytes.TrimRight(out, "\r\n")
+	return out, nil
+}
+
+// ChoosePrompter picks the prompter ssh would use. term is the terminal
+// prompter, nil when there is no terminal; getenv reads the environment
+// (os.Getenv). Like ssh: SSH_ASKPASS_REQUIRE=force always uses SSH_ASKPASS,
+// "prefer" uses it when a display (DISPLAY or WAYLAND_DISPLAY) is set, "never"
+// never does, and by default it is used only when there is no terminal and a
+// display is set. The result is nil when nobody can be asked.
+func ChoosePrompter(term Prompter, getenv func(string) string) Prompter {
+	program := getenv("SSH_ASKPASS")
+	display := getenv("DISPLAY") != "" || getenv("WAYLAND_DISPLAY") != ""
+	useAskpass := false
+	switch strings.ToLower(getenv("SSH_ASKPASS_REQUIRE")) {
+	case "force":
+		useAskpass = true
+	case "prefer":
+		useAskpass = display
+	case "never":
+		useAskpass = false
+	default:
+		useAskpass = term == nil && display
+	}
+	if useAskpass && program != "" {
+		return AskpassPrompter{Program: program}
+	}
+	return term
+}
