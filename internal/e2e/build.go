@@ -43,6 +43,7 @@ func binDir() (string, error) {
 // BuildTools builds testlogin and testbrowser (once per test binary).
 func BuildTools(t testing.TB) *Tools {
 	t.Helper()
+	Require(t)
 	toolsOnce.Do(func() {
 		dir, err := binDir()
 		if err != nil {
@@ -59,10 +60,19 @@ func BuildTools(t testing.TB) *Tools {
 	return &tt
 }
 
-// BuildKfwd builds ./cmd/kfwd as well as the test programs (once per test binary).
+// BuildKfwd builds ./cmd/kfwd as well as the test programs (once per test binary). When
+// $KFWD_E2E_BINARY names an executable, that kfwd is tested instead (e.g. a release build).
 func BuildKfwd(t testing.TB) *Tools {
 	t.Helper()
 	tt := BuildTools(t)
+	if bin := os.Getenv("KFWD_E2E_BINARY"); bin != "" {
+		abs, err := filepath.Abs(bin)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tt.Kfwd = abs
+		return tt
+	}
 	kfwdOnce.Do(func() {
 		kfwdErr = goBuild(tt.Dir, "./cmd/kfwd")
 	})

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -189,4 +190,87 @@ func (u *urlWatcher) Write(p []byte) (int, error) {
 		}
 		u.line = u.line[i+1:]
 	}
+}
+
+// KfwdCommand returns `kfwd ARGS...` with KfwdEnv's environment. Its stdin is an open pipe that never
+// delivers data (not a terminal and no EOF), like kfwd started from a script.
+func (e *Env) KfwdCommand(ctx context.Context, tools *Tools, args ...string) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, tools.Kfwd, args...)
+	cmd.Env = e.KfwdEnv(tools)
+	cmd.WaitDelay = 5 * time.Second
+	return cmd
+}
+
+// Result is the outcome of Run.
+type Result struct {
+	Stdout, Stderr string
+	ExitCode       int // -1 when the process did not exit normally (killed, not started)
+	Err            error
+	Elapsed        time.Duration
+}
+
+// Output returns stdout and stderr together, for assertions and failure messages.
+func (r Result) Output() string { return r.Stdout + r.Stderr }
+
+func (r Result) String() string {
+	return fmt.Sprintf("exit %d (%v) after %v\n--- stdout:\n%s\n--- stderr:\n%s", r.ExitCode, r.Err, r.Elapsed.Round(time.Millisecond), r.Stdout, r.Stderr)
+}
+
+// Process is a started command whose output is being collected.
+type Process struct {
+	Cmd            *exec.Cmd
+	stdout, stderr syncBuffer
+	stdin          io.Closer
+	start          time.Time
+	done           chan struct{}
+	result         Result
+}
+
+// Start starts cmd, collecting its output; unless cmd.Stdin is set, stdin is a pipe kept open until
+// the process exits.
+func Start(cmd *exec.Cmd) (*Process, error) {
+	p := &Process{Cmd: cmd, done: make(chan struct{})}
+	cmd.Stdout, cmd.Stderr = &p.stdout, &p.stderr
+	if cmd.Stdin == nil {
+		w, err := cmd.StdinPipe()
+		if err != nil {
+			return nil, err
+		}
+		p.stdin = w
+	}
+	p.start = time.Now()
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("starting %s: %w", cmd.Path, err)
+	}
+	go func() {
+		err := cmd.Wait()
+		if p.stdin != nil {
+			p.stdin.Close()
+		}
+		p.result = Result{Stdout: p.stdout.String(), Stderr: p.stderr.String(), ExitCode: cmd.ProcessState.ExitCode(), Err: err, Elapsed: time.Since(p.start)}
+		close(p.done)
+	}()
+	return p, nil
+}
+
+// Stdout and Stderr return the output so far.
+func (p *Process) Stdout() string { return p.stdout.String() }
+func (p *Process) Stderr() string { return p.stderr.String() }
+
+// Done is closed when the process has exited.
+func (p *Process) Done() <-chan struct{} { return p.done }
+
+// Wait waits for the process to exit and returns its result.
+func (p *Process) Wait() Result {
+	<-p.done
+	return p.result
+}
+
+// Run runs cmd to completion (see Start).
+func Run(cmd *exec.Cmd) Result {
+	p, err := Start(cmd)
+	if err != nil {
+		return Result{ExitCode: -1, Err: err}
+	}
+	return p.Wait()
 }

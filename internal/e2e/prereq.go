@@ -11,10 +11,13 @@ import (
 // SSHDPath is the OpenSSH server the harness runs.
 const SSHDPath = "/usr/sbin/sshd"
 
-// Require skips the test when the harness cannot run here (not root, not Linux, iproute2 or OpenSSH
-// missing). With $CI set it fails instead, so a misconfigured CI cannot go green by skipping.
+// Require skips the test in -short mode and when the harness cannot run here (not root, not Linux,
+// iproute2 or OpenSSH missing). With $CI set it fails instead, so a misconfigured CI cannot go green by skipping.
 func Require(t testing.TB) {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("end-to-end test skipped in -short mode")
+	}
 	if err := missing(); err != nil {
 		if os.Getenv("CI") != "" {
 			t.Fatalf("e2e prerequisite missing: %v", err)
