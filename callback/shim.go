@@ -1,0 +1,74 @@
+package callback
+
+import "strings"
+
+// shimNames are the commands CLIs use to open a browser on Linux and macOS;
+// BROWSER is pointed at the first one.
+var shimNames = []string{"xdg-open", "open", "sensible-browser", "x-www-browser", "www-browser"}
+
+// shimScript is the body of every opener shim. It takes the first argument
+// that looks like a URL (macOS `open -a Safari URL`), encodes it in base64,
+// or in hex with od when base64 is missing, and writes the kfwd marker (an
+// OSC that terminals ignore) to the controlling terminal, or to stderr when
+// there is none. It always succeeds so that the CLI goes on to wait for the
+// callback.
+var shimScript = []string{
+	`#!/bin/sh`,
+	`u=`,
+	`for a in "$@"; do case $a in *://*) u=$a; break;; esac; done`,
+	`[ -n "$u" ] || u=$1`,
+	`[ -n "$u" ] || exit 0`,
+	`p=$(printf %s "$u" | base64 2>/dev/null | tr -d "\r\n")`,
+	`[ -n "$p" ] || p=h:$(printf %s "$u" | od -An -v -tx1 | tr -d " \n")`,
+	`if ( : >/dev/tty ) 2>/dev/null; then printf "\033]5379;kfwd-open;%s\007" "$p" >/dev/tty; else printf "\033]5379;kfwd-open;%s\007" "$p" >&2; fi`,
+	`exit 0`,
+}
+
+// WrapCommand returns the remote shell command line that installs the
+// browser-opener shims (xdg-open, open, sensible-browser, x-www-browser,
+// www-browser, BROWSER) in a temp dir first in PATH, runs argv, removes the
+// dir, and exits with argv's status (127 if not found).
+//
+// The line is `exec /bin/sh -c '<script>' kfwd <argv...>` on one line with
+// every word single-quoted, so that it means the same to a POSIX login
+// shell, fish and csh; the script itself needs only POSIX sh (dash, bash,
+// busy box), mktemp, chmod, cp, rm, tr and base64 or od. Many CLIs print
+// only part of what they hand to the browser (claude, q): the shims make
+// the full URL reach the Scanner.
+func WrapCommand(argv []string) string {
+	var b strings.Builder
+	b.WriteString(`kfwd_d=$(mktemp -d 2>/dev/null || mktemp -d -t kfwd 2>/dev/null) || kfwd_d=; `)
+	b.WriteString(`if [ -n "$kfwd_d" ] && [ -d "$kfwd_d" ]; then `)
+	b.WriteString(`trap 'rm -rf "$kfwd_d"' EXIT; trap 'exit 129' HUP; trap 'exit 130' INT; trap 'exit 143' TERM; `)
+	b.WriteString(`printf '%s\n'`)
+	for _, l := range shimScript {
+		b.WriteString(" ")
+		b.WriteString(shQuote(l))
+	}
+	b.WriteString(` >"$kfwd_d/xdg-open" && chmod 755 "$kfwd_d/xdg-open" && `)
+	b.WriteString(`for kfwd_n in`)
+	for _, n := range shimNames[1:] {
+		b.WriteString(" " + n)
+	}
+	b.WriteString(`; do cp "$kfwd_d/xdg-open" "$kfwd_d/$kfwd_n"; done; `)
+	b.WriteString(`PATH="$kfwd_d:$PATH"; BROWSER="$kfwd_d/xdg-open"; export PATH BROWSER; `)
+	b.WriteString(`fi; `)
+	// Not exec: the EXIT trap must run after argv ends.
+	b.WriteString(`"$@"; kfwd_s=$?; exit $kfwd_s`)
+
+	var cmd strings.Builder
+	cmd.WriteString("exec /bin/sh -c ")
+	cmd.WriteString(shQuote(b.String()))
+	cmd.WriteString(" kfwd")
+	for _, a := range argv {
+		cmd.WriteString(" ")
+		cmd.WriteString(shQuote(a))
+	}
+	return cmd.String()
+}
+
+// shQuote quotes s as one word for sh, bash, zsh, fish and csh: inside
+// single quotes, with each ' written as '\”.
+func shQuote(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
