@@ -65,24 +65,19 @@ func ExpandTilde(path, home string) (string, error) {
 		return path, nil
 	}
 	rest := path[1:]
+	name, tail, _ := strings.Cut(rest, "/")
 	dir := home
-	slash := strings.IndexByte(rest, '/')
-	switch {
-	case slash > 0: // ~user/path
-		u, err := user.Lookup(rest[:slash])
+	if name != "" { // ~user or ~user/path
+		u, err := user.Lookup(name)
 		if err != nil {
-			return "", fmt.Errorf("expanding %q: no such user %q", path, rest[:slash])
+			return "", fmt.Errorf("expanding %q: no such user %q", path, name)
 		}
 		dir = u.HomeDir
-		rest = rest[slash+1:]
-	case slash == 0: // ~/path
-		rest = rest[1:]
 	}
-	// Like OpenSSH, "~foo" without a slash is foo in the caller's home.
 	if !strings.HasSuffix(dir, "/") {
 		dir += "/"
 	}
-	return dir + rest, nil
+	return dir + tail, nil
 }
 
 // connectionHash is OpenSSH's %C: SHA-1 of %l%h%p%r in hex.

@@ -52,6 +52,9 @@ func ParseJump(s string) ([]Jump, error) {
 
 func parseHop(s string) (Jump, error) {
 	var j Jump
+	if strings.ContainsAny(s, whitespace) {
+		return j, errors.New("whitespace in jump host")
+	}
 	if rest, ok := strings.CutPrefix(s, "ssh://"); ok {
 		rest = strings.TrimSuffix(rest, "/")
 		if strings.Contains(rest, "/") {
