@@ -77,6 +77,8 @@ type resolver struct {
 	wantFinal bool
 	v         values
 	runExec   func(cmd string) (int, error)
+	noInclude bool   // fuzzing: never touch the file system
+	inline    []byte // fuzzing: configuration text used instead of files
 }
 
 // Resolve resolves alias like `ssh [opts] alias` would: it reads the
@@ -209,6 +211,10 @@ func (r *resolver) applyCommandLine() error {
 }
 
 func (r *resolver) readConfigs() error {
+	if r.inline != nil {
+		active := true
+		return r.processData("inline", r.inline, readFlags{user: true}, &active, 0)
+	}
 	if r.o.ConfigFile != "" {
 		if r.o.ConfigFile == "none" {
 			return nil
@@ -261,16 +267,21 @@ func (r *resolver) readFile(name string, fl readFlags, active *bool, depth int) 
 			}
 		}
 	}
+	return true, r.processData(name, data, fl, active, depth)
+}
+
+// processData processes the lines of one configuration file.
+func (r *resolver) processData(name string, data []byte, fl readFlags, active *bool, depth int) error {
 	lines := strings.Split(string(data), "\n")
 	if len(lines) > 0 && lines[len(lines)-1] == "" {
 		lines = lines[:len(lines)-1]
 	}
 	for i, line := range lines {
 		if err := r.processLine(line, name, i+1, active, fl, depth); err != nil {
-			return true, err
+			return err
 		}
 	}
-	return true, nil
+	return nil
 }
 
 func (r *resolver) lineErr(file string, line int, format string, args ...any) error {
@@ -393,6 +404,9 @@ func (r *resolver) processLine(line, file string, lineno int, active *bool, fl r
 	case "include":
 		if fl.cmdline {
 			return errors.New("include directive not supported as a command-line option")
+		}
+		if r.noInclude {
+			return nil
 		}
 		return r.include(args, file, lineno, active, fl, depth)
 	case "ignoreunknown":
