@@ -357,6 +357,9 @@ func (r *resolver) processLine(line, file string, lineno int, active *bool, fl r
 		if err != nil {
 			return err
 		}
+		if strings.EqualFold(a, "none") {
+			return nil // -1, the same as unset: a later value may still win
+		}
 		n, ok := convtime(a)
 		if !ok {
 			return errf("invalid time value")
@@ -384,7 +387,14 @@ func (r *resolver) processLine(line, file string, lineno int, active *bool, fl r
 			if neg {
 				a = a[1:]
 			}
-			if MatchPattern(r.hostArg, a) {
+			// ssh matches Host lines against the name as given on the
+			// first pass and the final (lower-cased, HostName-substituted)
+			// name on the final pass.
+			target := r.hostArg
+			if r.final {
+				target = *r.v.hostName
+			}
+			if MatchPattern(target, a) {
 				if neg {
 					*active = false
 					break
