@@ -262,7 +262,7 @@ func (d *Demo) login(s *minisshd.Session) int {
 	}
 	port := ln.Addr().(*net.TCPAddr).Port
 	d.logf("demo host: login callback listener on remote loopback port %d", port)
-	fmt.Fprintf(out, "%s: signing in to %s\n", Command, d.Issuer)
+	fmt.Fprintf(out, "%s: signing in to the kfwd demo identity provider\n", Command)
 	tok, err := oauthdemo.Login(ctx, oauthdemo.LoginOptions{
 		Issuer:       d.Issuer,
 		Listener:     ln,

@@ -1,0 +1,421 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/kfwd/kfwd/callback"
+	"github.com/kfwd/kfwd/sshconfig"
+	"github.com/kfwd/kfwd/tunnel"
+	"github.com/urfave/cli/v3"
+)
+
+func doctorCommand(e *env) *cli.Command {
+	return &cli.Command{
+		Name:      "doctor",
+		Usage:     "check, one line per step, whether 'kfwd login HOST' can work",
+		ArgsUsage: "[user@]HOST",
+		Description: "kfwd doctor checks the resolved ssh configuration, TCP reach, the host key, authentication,\n" +
+			"whether the server allows port forwarding (or kfwd can relay instead), whether the login CLI\n" +
+			"exists on the remote and its version, and whether the CLI's fixed callback ports are free here.\n" +
+			"It exits 0 only when a login can work; 255 when it cannot connect, 1 for any other failed check.",
+		Flags: append(sshFlags(),
+			&cli.StringFlag{Name: "cli", Value: defaultLogin[0], Usage: "the login `CLI` to look for on the remote (kiro-cli, aws, az, gh, ...)"},
+			&cli.BoolFlag{Name: "json", Usage: "one JSON event per check on stdout"},
+		),
+		ShellComplete: completeHosts,
+		Action: func(ctx context.Context, cmd *cli.Command) error {
+			arg, err := destinationArg(ctx, cmd)
+			if err != nil {
+				return err
+			}
+			if cmd.Args().Len() > 1 {
+				return usageError{fmt.Errorf("doctor: unexpected argument %q", cmd.Args().Get(1))}
+			}
+			u := newUI(e, cmd.Bool("json"), cmd.Bool("q"), cmd.Count("v"))
+			d := &doctor{e: e, u: u}
+			return d.run(ctx, cmd, arg, cmd.String("cli"))
+		},
+	}
+}
+
+// doctorFailed is the result of a doctor run with failed checks; the checks
+// printed themselves, so report only sets the exit status.
+type doctorFailed struct {
+	failed int
+	status int
+}
+
+func (e doctorFailed) Error() string { return fmt.Sprintf("%d checks failed", e.failed) }
+func (e doctorFailed) Unwrap() error { return reported{status: e.status} }
+
+// check is one line of kfwd doctor.
+type check struct {
+	Name   string `json:"name"`
+	OK     bool   `json:"ok"`
+	Detail string `json:"detail"`
+	Hint   string `json:"hint,omitempty"`
+}
+
+type doctor struct {
+	e      *env
+	u      *ui
+	failed int
+	status int
+}
+
+// report prints one check as it completes.
+func (d *doctor) report(c check) {
+	if !c.OK {
+		d.failed++
+		if d.status == 0 {
+			d.status = exitFailure
+		}
+	}
+	if d.u.json {
+		d.u.event("check", map[string]any{"name": c.Name, "ok": c.OK, "detail": c.Detail, "hint": c.Hint})
+		return
+	}
+	mark := d.u.paint("32", "✓")
+	if !c.OK {
+		mark = d.u.paint("31", "✗")
+	}
+	d.u.line(d.u.out, fmt.Sprintf("%s %-10s %s", mark, c.Name, c.Detail))
+	if c.Hint != "" {
+		d.u.line(d.u.out, "  "+d.u.paint("33", "hint:")+" "+c.Hint)
+	}
+}
+
+func (d *doctor) finish(host string) error {
+	d.u.event("exit", map[string]any{"status": d.status})
+	if d.failed == 0 {
+		d.u.statusf("doctor: 'kfwd login %s' should work", host)
+		return nil
+	}
+	d.u.statusf("doctor: %d check(s) failed", d.failed)
+	return doctorFailed{failed: d.failed, status: d.status}
+}
+
+// connectionFailed marks a failure that keeps kfwd from connecting at all.
+func (d *doctor) connectionFailed() { d.status = exitConnection }
+
+const doctorStepTimeout = 20 * time.Second
+
+func (d *doctor) run(ctx context.Context, cmd *cli.Command, arg, cliName string) error {
+	h, opts, err := resolveHost(cmd, arg)
+	if err != nil {
+		d.report(check{Name: "config", Detail: err.Error(), Hint: "fix the ssh configuration; 'kfwd config " + arg + "' shows what kfwd reads"})
+		return d.finish(arg)
+	}
+	d.report(check{Name: "config", OK: true, Detail: configSummary(h)})
+
+	if h.ProxyJump == "" && h.ProxyCommand == "" {
+		c := reachCheck(ctx, h)
+		d.report(c)
+		if !c.OK {
+			d.connectionFailed()
+			return d.finish(h.Alias)
+		}
+	}
+
+	client, ok := d.connect(ctx, h, opts)
+	if !ok {
+		return d.finish(h.Alias)
+	}
+	defer client.Close()
+
+	d.report(forwardingCheck(ctx, client))
+	binary, ports, cliHint := cliInfo(cliName)
+	c := remoteCLICheck(ctx, client, binary, h.Alias)
+	if !c.OK && cliHint != "" {
+		c.Hint += "; " + cliHint
+	}
+	d.report(c)
+	d.report(portsCheck(binary, ports))
+	return d.finish(h.Alias)
+}
+
+// configSummary is the one-line view of what kfwd config prints in full.
+func configSummary(h *sshconfig.Host) string {
+	s := fmt.Sprintf("%s: %s@%s port %d", h.Alias, h.User, h.HostName, h.Port)
+	switch {
+	case h.ProxyJump != "":
+		s += ", via ProxyJump " + h.ProxyJump
+	case h.ProxyCommand != "":
+		s += ", via ProxyCommand " + h.ProxyCommand
+	}
+	if len(h.IdentityFiles) > 0 {
+		s += ", keys " + strings.Join(h.IdentityFiles, " ")
+	}
+	if h.IdentitiesOnly {
+		s += " (IdentitiesOnly)"
+	}
+	if len(h.UserKnownHostsFiles) > 0 {
+		s += ", known_hosts " + strings.Join(h.UserKnownHostsFiles, " ")
+	}
+	if h.StrictHostKeyChecking != "" {
+		s += ", StrictHostKeyChecking " + h.StrictHostKeyChecking
+	}
+	return s
+}
+
+// reachCheck opens a plain TCP connection to the host, bounded by
+// ConnectTimeout (10s when unset), and reads the server's SSH banner.
+func reachCheck(ctx context.Context, h *sshconfig.Host) check {
+	addr := net.JoinHostPort(h.HostName, strconv.Itoa(h.Port))
+	timeout := h.ConnectTimeout
+	if timeout <= 0 {
+		timeout = 10 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	conn, err := (&net.Dialer{}).DialContext(ctx, "tcp", addr)
+	if err != nil {
+		hint := "check HostName and Port, and that a firewall or security group lets this machine reach port " + strconv.Itoa(h.Port)
+		if errors.Is(err, context.DeadlineExceeded) {
+			err = fmt.Errorf("no answer within %s", timeout)
+		}
+		return check{Name: "reach", Detail: fmt.Sprintf("cannot connect to %s: %v", addr, err), Hint: hint}
+	}
+	defer conn.Close()
+	conn.SetReadDeadline(time.Now().Add(min(timeout, 5*time.Second)))
+	banner, _ := bufio.NewReaderSize(conn, 256).ReadString('\n')
+	banner = strings.TrimSpace(banner)
+	if !strings.HasPrefix(banner, "SSH-") {
+		return check{Name: "reach", Detail: fmt.Sprintf("%s accepts connections but sent no SSH banner", addr),
+			Hint: "is this port an SSH server? check Port in the ssh configuration"}
+	}
+	return check{Name: "reach", OK: true, Detail: fmt.Sprintf("%s answers (%s)", addr, banner)}
+}
+
+// logRecorder keeps tunnel's verbose lines, which tell which host key matched
+// and which key was offered last, and passes them on to -v.
+type logRecorder struct {
+	mu    sync.Mutex
+	lines []string
+	next  func(string, ...any)
+}
+
+func (r *logRecorder) logf(format string, args ...any) {
+	r.mu.Lock()
+	r.lines = append(r.lines, fmt.Sprintf(format, args...))
+	r.mu.Unlock()
+	r.next(format, args...)
+}
+
+// last returns the suffix of the last line starting with prefix.
+func (r *logRecorder) last(prefix string) string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for i := len(r.lines) - 1; i >= 0; i-- {
+		if s, ok := strings.CutPrefix(r.lines[i], prefix); ok {
+			return s
+		}
+	}
+	return ""
+}
+
+// connect dials as kfwd login does and reports the host key and
+// authentication checks from the outcome.
+func (d *doctor) connect(ctx context.Context, h *sshconfig.Host, opts sshconfig.Options) (*tunnel.Client, bool) {
+	rec := &logRecorder{next: d.u.logf(1)}
+	client, err := tunnel.Dial(ctx, tunnel.DialOptions{
+		Host: h, Resolve: hopResolver(opts), Prompt: terminalPrompter(d.e), Logf: rec.logf, Stderr: d.e.stderr,
+	})
+	if err == nil {
+		if h.ProxyJump != "" || h.ProxyCommand != "" {
+			via := "ProxyJump " + h.ProxyJump
+			if h.ProxyJump == "" {
+				via = "ProxyCommand"
+			}
+			d.report(check{Name: "reach", OK: true, Detail: fmt.Sprintf("%s:%d through %s", h.HostName, h.Port, via)})
+		}
+		detail := "matches known_hosts"
+		if s := rec.last("host key for "); s != "" {
+			if _, fp, ok := strings.Cut(s, "found in known hosts: "); ok {
+				detail += " (" + fp + ")"
+			}
+		}
+		if s := rec.last("permanently added "); s != "" {
+			detail = "added to known_hosts: " + s
+		}
+		d.report(check{Name: "host key", OK: true, Detail: detail})
+		method := "public key"
+		if k := rec.last("offering public key "); k != "" {
+			method += " " + k
+		}
+		switch {
+		case contains(rec, "trying password authentication"):
+			method = "password"
+		case contains(rec, "trying keyboard-interactive authentication"):
+			method = "keyboard-interactive"
+		}
+		d.report(check{Name: "auth", OK: true, Detail: fmt.Sprintf("logged in as %s with %s", h.User, method)})
+		return client, true
+	}
+
+	d.connectionFailed()
+	var hk *tunnel.HostKeyError
+	var ae *tunnel.AuthError
+	var pe *tunnel.ProxyCommandError
+	switch {
+	case errors.As(err, &hk):
+		d.report(check{Name: "host key", Detail: hk.Error(), Hint: hostKeyHint(hk)})
+	case errors.As(err, &ae):
+		d.report(check{Name: "host key", OK: true, Detail: "matches known_hosts"})
+		d.report(check{Name: "auth", Detail: ae.Error(),
+			Hint: "add your public key to ~/.ssh/authorized_keys for " + ae.User + " on the host, or name the right key with -i or IdentityFile"})
+	case errors.As(err, &pe):
+		d.report(check{Name: "reach", Detail: pe.Error(), Hint: "run the ProxyCommand by hand to see why it fails"})
+	case errors.Is(err, tunnel.ErrConnectTimeout):
+		d.report(check{Name: "reach", Detail: err.Error(), Hint: "the SSH handshake did not finish within ConnectTimeout; check the host, jump hosts and network"})
+	default:
+		d.report(check{Name: "ssh", Detail: err.Error(), Hint: "run 'kfwd doctor -vv " + h.Alias + "' for details"})
+	}
+	return nil, false
+}
+
+func contains(r *logRecorder, line string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, l := range r.lines {
+		if l == line {
+			return true
+		}
+	}
+	return false
+}
+
+func hostKeyHint(e *tunnel.HostKeyError) string {
+	switch e.Kind {
+	case tunnel.HostKeyChanged:
+		return fmt.Sprintf("if the host was reinstalled, remove the old key with: ssh-keygen -R '%s' -f '%s', then connect again", e.Host, e.File)
+	case tunnel.HostKeyRevoked:
+		return "the key is revoked on purpose; do not connect until an administrator gives you the new key"
+	}
+	return "verify the fingerprint with the host's owner, then connect once with 'ssh' to record it, or set StrictHostKeyChecking accept-new"
+}
+
+// forwardingCheck probes whether the server carries direct-tcpip channels, and
+// when it refuses them, whether a relay program exists on the remote.
+func forwardingCheck(ctx context.Context, c *tunnel.Client) check {
+	ctx, cancel := context.WithTimeout(ctx, doctorStepTimeout)
+	defer cancel()
+	st, err := c.ProbeForwarding(ctx)
+	switch {
+	case err != nil:
+		return check{Name: "forwarding", Detail: err.Error(), Hint: "the server neither accepted nor refused a forward; try 'ssh -L' by hand"}
+	case st == tunnel.ForwardAllowed:
+		return check{Name: "forwarding", OK: true, Detail: "allowed (the server accepts direct-tcpip forwards)"}
+	}
+	r, err := c.FindRelay(ctx)
+	if err != nil {
+		return check{Name: "forwarding", Detail: "administratively prohibited, and " + err.Error(),
+			Hint: "ask for 'AllowTcpForwarding local' in sshd_config, install nc, socat or python3 on the remote, or use the CLI's device-code sign-in"}
+	}
+	return check{Name: "forwarding", OK: true, Detail: fmt.Sprintf("administratively prohibited; kfwd will relay through %s on the remote", r.Kind)}
+}
+
+// cliInfo returns the program to look for, its known callback ports, and a
+// hint, for a --cli name; unknown names are taken as program names.
+func cliInfo(name string) (binary string, ports []int, hint string) {
+	if c, ok := callback.LookupCLI(name); ok {
+		binary = name
+		if len(c.Login) > 0 {
+			binary = c.Login[0]
+		}
+		return binary, c.Ports, c.Hint
+	}
+	return name, nil, ""
+}
+
+// remoteCLICheck runs `command -v` and `--version` on the remote.
+func remoteCLICheck(ctx context.Context, c *tunnel.Client, binary, host string) check {
+	q := shellQuote(binary)
+	path, status, err := remoteOutput(ctx, c, "command -v "+q)
+	if err != nil {
+		return check{Name: "cli", Detail: fmt.Sprintf("could not run a command on %s: %v", host, err),
+			Hint: "the server must allow exec sessions for kfwd login to run the CLI"}
+	}
+	if status != 0 || path == "" {
+		return check{Name: "cli", Detail: fmt.Sprintf("%s not found on %s", binary, host),
+			Hint: fmt.Sprintf("install %s on %s (in the PATH of non-interactive ssh sessions), or name another with --cli", binary, host)}
+	}
+	path = firstLine(path)
+	version, status, err := remoteOutput(ctx, c, q+" --version")
+	if err != nil || status != 0 || firstLine(version) == "" {
+		return check{Name: "cli", OK: true, Detail: fmt.Sprintf("%s (version unknown)", path)}
+	}
+	return check{Name: "cli", OK: true, Detail: fmt.Sprintf("%s: %s", path, firstLine(version))}
+}
+
+// remoteOutput runs command in an exec session and returns its output:
+// stdout, else stderr (some CLIs print --version there). The two go to
+// separate buffers: x/crypto copies them in two goroutines.
+func remoteOutput(ctx context.Context, c *tunnel.Client, command string) (string, int, error) {
+	ctx, cancel := context.WithTimeout(ctx, doctorStepTimeout)
+	defer cancel()
+	var stdout, stderr bytes.Buffer
+	s, err := c.Start(ctx, tunnel.SessionOptions{Command: command, Stdout: &stdout, Stderr: &stderr})
+	if err != nil {
+		return "", 0, err
+	}
+	defer s.Close()
+	status, err := s.Wait()
+	if err != nil {
+		return "", 0, err
+	}
+	out := strings.TrimSpace(stdout.String())
+	if out == "" {
+		out = strings.TrimSpace(stderr.String())
+	}
+	return out, status, nil
+}
+
+func firstLine(s string) string {
+	line, _, _ := strings.Cut(strings.TrimSpace(s), "\n")
+	line = strings.TrimSpace(line)
+	if len(line) > 120 {
+		line = line[:120] + "..."
+	}
+	return line
+}
+
+// shellQuote quotes s for a POSIX shell.
+func shellQuote(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// portsCheck tries to listen on each known callback port on local loopback.
+func portsCheck(binary string, ports []int) check {
+	if len(ports) == 0 {
+		return check{Name: "ports", OK: true, Detail: binary + " has no fixed callback port; kfwd forwards the one it prints"}
+	}
+	var free, busy []string
+	for _, p := range ports {
+		l, err := net.Listen("tcp4", net.JoinHostPort("127.0.0.1", strconv.Itoa(p)))
+		if err == nil {
+			l.Close()
+			free = append(free, strconv.Itoa(p))
+			continue
+		}
+		s := strconv.Itoa(p)
+		if pid, proc := tunnel.PortOwner(p); pid != 0 {
+			s += fmt.Sprintf(" (pid %d %s)", pid, proc)
+		}
+		busy = append(busy, s)
+	}
+	if len(busy) > 0 {
+		return check{Name: "ports", Detail: "callback ports in use here: " + strings.Join(busy, ", "),
+			Hint: "stop the program holding them (an old 'ssh -L' tunnel?): the login fails if its CLI picks a busy port"}
+	}
+	return check{Name: "ports", OK: true, Detail: "callback ports free here: " + strings.Join(free, ", ")}
+}
