@@ -784,10 +784,10 @@ func (r *resolver) matchLine(rest, file string, lineno int) (bool, error) {
 }
 
 // shellExec runs a Match exec command like ssh: /bin/sh -c, stdin and
-// stdout on /dev/null, stderr inherited.
+// stdout on /dev/null, stderr to Options.ExecStderr.
 func (r *resolver) shellExec(cmd string) (int, error) {
 	c := exec.Command("/bin/sh", "-c", cmd)
-	c.Stderr = os.Stderr
+	c.Stderr = r.o.ExecStderr
 	err := c.Run()
 	if err == nil {
 		return 0, nil

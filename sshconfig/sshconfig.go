@@ -3,6 +3,7 @@ package sshconfig
 
 import (
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
 	"time"
@@ -23,6 +24,9 @@ type Options struct {
 	// DisableExec makes "Match exec" an error instead of running a shell
 	// command (for untrusted configs and fuzzing).
 	DisableExec bool
+	// ExecStderr receives the standard error of "Match exec" commands
+	// (ssh lets them write to the terminal); nil discards it.
+	ExecStderr io.Writer
 }
 
 // Host is a resolved destination, with ssh's defaults filled in.
