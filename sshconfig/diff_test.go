@@ -138,6 +138,10 @@ func sshG(t *testing.T, args []string) (string, error) {
 
 func TestDifferentialSSHG(t *testing.T) {
 	requireSSH(t)
+	// The corpus was checked against OpenSSH_9.2p1; log what is being compared.
+	if v, err := exec.Command("ssh", "-V").CombinedOutput(); err == nil {
+		t.Logf("comparing with %s", strings.TrimSpace(string(v)))
+	}
 	dir := fixture(t)
 	files, err := filepath.Glob(filepath.Join(dir, "configs", "*.conf"))
 	if err != nil || len(files) < 30 {
