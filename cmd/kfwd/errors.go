@@ -1,0 +1,150 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/kfwd/kfwd/tunnel"
+)
+
+// Exit codes kfwd uses when the remote login did not decide the status itself.
+// They are documented in docs/kfwd.1.md; keep the two in step.
+const (
+	exitFailure     = 1   // any other failure
+	exitUsage       = 2   // bad flags or arguments
+	exitTimeout     = 124 // --timeout expired (as timeout(1))
+	exitInterrupted = 130 // Ctrl-C (128+SIGINT)
+	exitConnection  = 255 // could not connect, authenticate, verify the host or forward (as ssh)
+)
+
+// usageError marks an error in how kfwd was called.
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+// remoteExit carries the remote login's own exit status; it is not an error to
+// report, only a status to exit with.
+type remoteExit struct{ status int }
+
+func (e remoteExit) Error() string { return fmt.Sprintf("remote command exited with status %d", e.status) }
+
+// errInterrupted is returned when the user pressed Ctrl-C (outside raw mode) or
+// sent SIGINT/SIGTERM.
+var errInterrupted = errors.New("interrupted")
+
+// errTimeout is returned when --timeout expired.
+type timeoutError struct{ after string }
+
+func (e timeoutError) Error() string {
+	return "the login did not finish within " + e.after
+}
+
+// reported wraps an error that has been printed already, with its exit status.
+type reported struct{ status int }
+
+func (e reported) Error() string { return fmt.Sprintf("exit status %d", e.status) }
+
+// report prints err with its hints and returns the exit status for it. This is
+// the one place where errors become words and numbers.
+func report(e *env, err error) int {
+	var re remoteExit
+	if errors.As(err, &re) {
+		return re.status
+	}
+	var done reported
+	if errors.As(err, &done) {
+		return done.status
+	}
+	u := &ui{out: e.stdout, err: e.stderr}
+	msg, hints, status := explain(err)
+	u.fail(msg, hints)
+	return status
+}
+
+// explain turns an error into a message, hints and an exit status.
+func explain(err error) (string, []string, int) {
+	var ue usageError
+	var te timeoutError
+	switch {
+	case errors.As(err, &ue):
+		return err.Error(), []string{"run 'kfwd --help' or 'kfwd COMMAND --help' for usage"}, exitUsage
+	case errors.Is(err, errInterrupted):
+		return "interrupted", nil, exitInterrupted
+	case errors.As(err, &te):
+		return err.Error(), []string{"raise --timeout, or finish the sign-in in the browser sooner"}, exitTimeout
+	case errors.Is(err, context.DeadlineExceeded):
+		return err.Error(), nil, exitTimeout
+	}
+	if msg, hints, ok := explainTunnel(err); ok {
+		return msg, hints, exitConnection
+	}
+	return err.Error(), nil, exitFailure
+}
+
+// explainTunnel gives the hints for connection, host-key, authentication and
+// forwarding errors; ok is false for other errors.
+func explainTunnel(err error) (msg string, hints []string, ok bool) {
+	msg = err.Error()
+	var (
+		hk    *tunnel.HostKeyError
+		auth  *tunnel.AuthError
+		proxy *tunnel.ProxyCommandError
+		busy  *tunnel.PortInUseError
+		nofwd *noForwardError
+		dial  *tunnel.DialError
+	)
+	switch {
+	case errors.As(err, &hk):
+		switch hk.Kind {
+		case tunnel.HostKeyChanged:
+			hints = []string{
+				"if the host was reinstalled or its key rotated, remove the old key with: ssh-keygen -R " + shellQuote(hk.Host) + " -f " + shellQuote(hk.File),
+				"otherwise do not connect: someone may be intercepting the connection",
+			}
+		case tunnel.HostKeyRevoked:
+			hints = []string{"the key is revoked in " + hk.File + "; ask the host's administrator for its current key"}
+		default:
+			hints = []string{
+				"check the fingerprint with the host's administrator, then connect once with 'ssh " + hk.Host + "' to record it,",
+				"or use -o StrictHostKeyChecking=accept-new to record it on first use",
+			}
+		}
+	case errors.As(err, &auth):
+		hints = []string{
+			"give the key with -i KEYFILE (e.g. the .pem file EC2 gave you) or add it to the agent with ssh-add",
+			"check the user name (-l USER or user@host); EC2 images use ec2-user, ubuntu or admin",
+		}
+		if errors.Is(err, tunnel.ErrBadPassphrase) {
+			hints = append([]string{"the passphrase was wrong; ssh-keygen -y -f KEYFILE checks it"}, hints...)
+		}
+	case errors.As(err, &proxy):
+		hints = []string{"run the ProxyCommand by hand to see why it fails; check with 'kfwd config HOST' what kfwd runs"}
+	case errors.As(err, &busy):
+		hints = []string{"close the program holding the port (an old kfwd or 'ssh -L' tunnel?) and run kfwd login again"}
+	case errors.As(err, &nofwd):
+		hints = []string{
+			"use the CLI's device-code sign-in if it has one (e.g. aws sso login --use-device-code, az login --use-device-code)",
+			"or ask the server's administrator for AllowTcpForwarding local (or yes) in sshd_config, or install nc, socat or python3 on the remote",
+		}
+	case errors.Is(err, tunnel.ErrConnectionLost):
+		hints = []string{"the network to the host went silent; check it and run kfwd login again (-o ServerAliveInterval tunes the keepalive)"}
+	case errors.Is(err, tunnel.ErrConnectTimeout):
+		hints = []string{"check the host name and port ('kfwd config HOST'), the network and any firewall or security group"}
+	case errors.As(err, &dial):
+		hints = []string{"check the host name and port ('kfwd config HOST') and that 'ssh " + dial.Host + "' works"}
+	default:
+		return "", nil, false
+	}
+	return msg, hints, true
+}
+
+// shellQuote quotes s for a POSIX shell when it needs it.
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./:@") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}

@@ -1,0 +1,86 @@
+// Command kfwd signs in to a CLI on a remote machine through the browser on this
+// one: it runs the remote login over SSH, finds the OAuth callback port in the
+// login's output, forwards that port over the same connection, and opens the
+// browser.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"runtime/debug"
+
+	"github.com/urfave/cli/v3"
+)
+
+func main() {
+	os.Exit(run(context.Background(), os.Args, os.Stdin, os.Stdout, os.Stderr))
+}
+
+// env is what a command needs from the process: its streams and environment.
+// Commands take it instead of reaching for os.* so that tests drive them in-process.
+type env struct {
+	stdin  io.Reader
+	stdout io.Writer
+	stderr io.Writer
+	getenv func(string) string
+}
+
+// run runs kfwd with args and returns the exit status. Every command returns an
+// error instead of exiting, so the deferred cleanups (raw terminal, listeners,
+// remote session) always run before the process ends.
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	e := &env{stdin: stdin, stdout: stdout, stderr: stderr, getenv: os.Getenv}
+	app := newApp(e)
+	err := app.Run(ctx, args)
+	if err == nil {
+		return 0
+	}
+	return report(e, err)
+}
+
+func newApp(e *env) *cli.Command {
+	return &cli.Command{
+		Name:                      "kfwd",
+		Usage:                     "sign in to a CLI on a remote machine with the browser on this one",
+		Version:                   version(),
+		Writer:                    e.stdout,
+		ErrWriter:                 e.stderr,
+		EnableShellCompletion:     true,
+		UseShortOptionHandling:    true,
+		DisableSliceFlagSeparator: true,
+		Suggest:                   true,
+		HideHelpCommand:           true,
+		OnUsageError: func(_ context.Context, _ *cli.Command, err error, _ bool) error {
+			return usageError{err}
+		},
+		ExitErrHandler: func(context.Context, *cli.Command, error) {},
+		Commands: []*cli.Command{
+			loginCommand(e),
+			configCommand(e),
+			scanCommand(e),
+			demoCommand(e),
+			doctorCommand(e),
+			forwardCommand(e),
+		},
+	}
+}
+
+// version is the module version from the build info ("(devel)" for a local build).
+func version() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "unknown"
+	}
+	v := bi.Main.Version
+	for _, s := range bi.Settings {
+		if s.Key == "vcs.revision" && (v == "" || v == "(devel)") {
+			if len(s.Value) > 12 {
+				s.Value = s.Value[:12]
+			}
+			v = fmt.Sprintf("(devel) %s", s.Value)
+		}
+	}
+	return v
+}

@@ -1,0 +1,132 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"sync"
+
+	"golang.org/x/term"
+)
+
+// ui owns every byte kfwd itself writes: status lines, verbose lines, JSON
+// events, errors and hints. The remote login's own output does not pass through
+// here; it is relayed unchanged.
+type ui struct {
+	mu      sync.Mutex
+	out     io.Writer // stdout: JSON events
+	err     io.Writer // stderr: status, verbose, errors
+	json    bool
+	quiet   bool
+	verbose int
+	color   bool
+	raw     bool // the local terminal is in raw mode: lines end in \r\n
+}
+
+func newUI(e *env, jsonOut, quiet bool, verbose int) *ui {
+	u := &ui{out: e.stdout, err: e.stderr, json: jsonOut, quiet: quiet, verbose: verbose}
+	if f, ok := e.stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) && e.getenv("NO_COLOR") == "" && e.getenv("TERM") != "dumb" {
+		u.color = true
+	}
+	return u
+}
+
+func (u *ui) setRaw(raw bool) {
+	u.mu.Lock()
+	u.raw = raw
+	u.mu.Unlock()
+}
+
+func (u *ui) line(w io.Writer, s string) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	nl := "\n"
+	if u.raw {
+		nl = "\r\n"
+		s = strings.ReplaceAll(s, "\n", "\r\n")
+	}
+	io.WriteString(w, s+nl)
+}
+
+func (u *ui) paint(code, s string) string {
+	if !u.color {
+		return s
+	}
+	return "\x1b[" + code + "m" + s + "\x1b[0m"
+}
+
+// statusf prints a "kfwd: ..." progress line on stderr unless -q or --json.
+func (u *ui) statusf(format string, args ...any) {
+	if u.quiet || u.json {
+		return
+	}
+	u.line(u.err, u.paint("2", "kfwd: "+fmt.Sprintf(format, args...)))
+}
+
+// noticef prints a line the user must see (a device code, a URL to open) even
+// with -q; with --json it is left to the event.
+func (u *ui) noticef(format string, args ...any) {
+	if u.json {
+		return
+	}
+	u.line(u.err, u.paint("1", "kfwd: "+fmt.Sprintf(format, args...)))
+}
+
+// debugf prints a verbose line when -v was given at least level times.
+func (u *ui) debugf(level int, format string, args ...any) {
+	if u.verbose < level {
+		return
+	}
+	u.line(u.err, "kfwd: debug"+fmt.Sprint(level)+": "+fmt.Sprintf(format, args...))
+}
+
+// logf adapts debugf for packages that take a Logf.
+func (u *ui) logf(level int) func(string, ...any) {
+	return func(format string, args ...any) { u.debugf(level, format, args...) }
+}
+
+// event writes one JSON event on stdout when --json is on.
+func (u *ui) event(typ string, fields map[string]any) {
+	if !u.json {
+		return
+	}
+	obj := map[string]any{"type": typ}
+	for k, v := range fields {
+		obj[k] = v
+	}
+	b, err := json.Marshal(obj)
+	if err != nil {
+		return
+	}
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	u.out.Write(append(b, '\n'))
+}
+
+// eventJSON writes an already-typed value (one with a "type" field) as an event.
+func (u *ui) eventJSON(v any) {
+	if !u.json {
+		return
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return
+	}
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	u.out.Write(append(b, '\n'))
+}
+
+// errorf prints "kfwd: error: ..." and "kfwd: hint: ..." lines, or an error
+// event with --json.
+func (u *ui) fail(msg string, hints []string) {
+	if u.json {
+		u.event("error", map[string]any{"message": msg, "hint": strings.Join(hints, "\n")})
+	}
+	u.line(u.err, u.paint("31", "kfwd: error: ")+msg)
+	for _, h := range hints {
+		u.line(u.err, u.paint("33", "kfwd: hint: ")+h)
+	}
+}
