@@ -96,13 +96,7 @@ func (u *ui) event(typ string, fields map[string]any) {
 	for k, v := range fields {
 		obj[k] = v
 	}
-	b, err := json.Marshal(obj)
-	if err != nil {
-		return
-	}
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	u.out.Write(append(b, '\n'))
+	u.eventJSON(obj)
 }
 
 // eventJSON writes an already-typed value (one with a "type" field) as an event.
@@ -110,13 +104,11 @@ func (u *ui) eventJSON(v any) {
 	if !u.json {
 		return
 	}
-	b, err := json.Marshal(v)
-	if err != nil {
-		return
-	}
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	u.out.Write(append(b, '\n'))
+	enc := json.NewEncoder(u.out)
+	enc.SetEscapeHTML(false) // URLs stay readable: & not \u0026
+	enc.Encode(v)
 }
 
 // errorf prints "kfwd: error: ..." and "kfwd: hint: ..." lines, or an error
