@@ -1,6 +1,7 @@
 package sshconfig
 
 import (
+	"runtime"
 	"testing"
 	"time"
 )
@@ -30,6 +31,13 @@ func FuzzParse(f *testing.F) {
 		r.noInclude = true
 		r.inline = data
 		r.runExec = func(string) (int, error) { t.Fatal("exec ran"); return 0, nil }
+		// A hang must crash the worker with every stack, so the fuzzer
+		// records the input instead of stalling until -fuzztime.
+		watchdog := time.AfterFunc(5*time.Second, func() {
+			buf := make([]byte, 1<<20)
+			panic("FuzzParse input took over 5s:\n" + string(buf[:runtime.Stack(buf, true)]))
+		})
+		defer watchdog.Stop()
 		start := time.Now()
 		if h, err := r.resolve(); err == nil {
 			_ = h.Format()

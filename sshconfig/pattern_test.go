@@ -50,3 +50,10 @@ func TestMatchPatternList(t *testing.T) {
 		t.Error("match_hostname must be case-insensitive")
 	}
 }
+
+func TestMatchPatternLiteralStar(t *testing.T) {
+	// A "*" in the pattern is always a wildcard, even facing a "*" in s.
+	if !MatchPattern("**x", "*x") || !MatchPattern("a*b", "*") || MatchPattern("*a", "*b") {
+		t.Error("star handling")
+	}
+}

@@ -1,4 +1,17 @@
 // Package sshconfig resolves a host alias plus ssh-style flags into connection settings the way OpenSSH's ssh_config(5) does, agreeing with `ssh -G`.
+//
+// The reader follows OpenSSH 9.2's readconf.c: first value wins, Host
+// patterns (case-sensitive, "*", "?", "!"), Match (all, host, originalhost,
+// user, localuser, localnetwork, exec, final, canonical, negation, the
+// second "final" pass), conditional and relative Include, "=" syntax,
+// quoting, and ~, %-tokens and ${VAR} where ssh_config(5) allows them.
+// diff_test.go compares Format with the real `ssh -G` on a corpus in
+// testdata/configs.
+//
+// Not implemented: DNS hostname canonicalisation (CanonicalDomains,
+// CanonicalizePermittedCNAMEs; CanonicalizeHostname only triggers the
+// final pass), validation of keywords Host does not carry, and the
+// interleaving of -o with -l/-p/-i/-J (Options applies -o first).
 package sshconfig
 
 import (
