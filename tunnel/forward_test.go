@@ -1,0 +1,471 @@
+package tunnel_test
+
+import (
+	"bufio"
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/kfwd/kfwd/internal/minisshd"
+	"github.com/kfwd/kfwd/tunnel"
+	"golang.org/x/crypto/ssh"
+)
+
+// fwdClient starts minisshd with opts and returns a tunnel.Client connected to it.
+func fwdClient(t *testing.T, opts minisshd.Options) (*tunnel.Client, *minisshd.Server) {
+	t.Helper()
+	srv := minisshd.Start(t, opts)
+	_, priv, _ := ed25519.GenerateKey(rand.Reader)
+	signer, err := ssh.NewSignerFromKey(priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc, err := ssh.Dial("tcp", srv.Addr, &ssh.ClientConfig{
+		User:            "u",
+		HostKeyCallback: ssh.FixedHostKey(srv.HostKey.PublicKey()),
+		Auth:            []ssh.AuthMethod{ssh.PublicKeys(signer)},
+		Timeout:         5 * time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := tunnel.NewClient(sc)
+	t.Cleanup(func() { c.Close() })
+	return c, srv
+}
+
+// fwdFreePort returns a port free on both 127.0.0.1 and ::1 (when present).
+func fwdFreePort(t *testing.T) int {
+	t.Helper()
+	for range 20 {
+		ln, err := net.Listen("tcp4", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := ln.Addr().(*net.TCPAddr).Port
+		ln6, err := net.Listen("tcp6", net.JoinHostPort("::1", strconv.Itoa(port)))
+		ln.Close()
+		if err == nil {
+			ln6.Close()
+			return port
+		}
+		if !fwdHaveIPv6() {
+			return port
+		}
+	}
+	t.Fatal("no free port on both loopbacks")
+	return 0
+}
+
+func fwdHaveIPv6() bool {
+	ln, err := net.Listen("tcp6", "[::1]:0")
+	if err != nil {
+		return false
+	}
+	ln.Close()
+	return true
+}
+
+// fwdEcho serves "echo:<line>" once per accepted connection and counts accepts.
+func fwdEcho(ln net.Listener, accepts *atomic.Int32) {
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		accepts.Add(1)
+		go func() {
+			defer c.Close()
+			line, err := bufio.NewReader(c).ReadString('\n')
+			if err != nil {
+				return
+			}
+			io.WriteString(c, "echo:"+line)
+		}()
+	}
+}
+
+// fwdRoundTrip sends line over a new connection to addr and returns the answer.
+func fwdRoundTrip(t *testing.T, addr, line string) string {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := io.WriteString(c, line); err != nil {
+		t.Fatal(err)
+	}
+	b, err := io.ReadAll(c)
+	if err != nil {
+		t.Fatalf("reading from %s: %v", addr, err)
+	}
+	return string(b)
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestForwardBothLoopbacksReachSamePort(t *testing.T) {
+	mn := minisshd.NewMemNet()
+	c, _ := fwdClient(t, minisshd.Options{Dial: mn.Dial})
+	port := fwdFreePort(t)
+	ln, err := mn.Listen(port)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	var accepts atomic.Int32
+	go fwdEcho(ln, &accepts)
+
+	f, err := c.Forward(context.Background(), port, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if f.Port() != port {
+		t.Fatalf("Port() = %d, want %d", f.Port(), port)
+	}
+	addrs := []string{"127.0.0.1:" + strconv.Itoa(port)}
+	if fwdHaveIPv6() {
+		addrs = append(addrs, "[::1]:"+strconv.Itoa(port))
+	}
+	if got := fmt.Sprint(f.Addrs()); got != fmt.Sprint(addrs) {
+		t.Fatalf("Addrs() = %s, want %s", got, addrs)
+	}
+	for _, a := range f.Addrs() {
+		if ip := a.(*net.TCPAddr).IP; !ip.IsLoopback() {
+			t.Errorf("listening on non-loopback %s", a)
+		}
+	}
+	for i, a := range addrs {
+		line := fmt.Sprintf("hello %d\n", i)
+		if got := fwdRoundTrip(t, a, line); got != "echo:"+line {
+			t.Errorf("via %s: got %q", a, got)
+		}
+	}
+	if n := int(accepts.Load()); n != len(addrs) {
+		t.Errorf("remote accepted %d connections, want %d", n, len(addrs))
+	}
+	waitFor(t, "stats", func() bool { return f.Stats().Active == 0 })
+	if st := f.Stats(); st.Accepted != len(addrs) || st.Opened != len(addrs) || st.DialFailed != 0 {
+		t.Errorf("stats = %+v", st)
+	}
+}
+
+func TestForwardDialsLazily(t *testing.T) {
+	mn := minisshd.NewMemNet()
+	c, _ := fwdClient(t, minisshd.Options{Dial: mn.Dial})
+	port := fwdFreePort(t)
+	ln, _ := mn.Listen(port)
+	defer ln.Close()
+	var accepts atomic.Int32
+	go fwdEcho(ln, &accepts)
+
+	var mu sync.Mutex
+	var kinds []tunnel.ForwardEventKind
+	f, err := c.ForwardWith(context.Background(), tunnel.ForwardOptions{Port: port, OnEvent: func(e tunnel.ForwardEvent) {
+		mu.Lock()
+		kinds = append(kinds, e.Kind)
+		mu.Unlock()
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+
+	// A preconnection that never sends anything.
+	pre, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "accept", func() bool { return f.Stats().Accepted == 1 })
+	time.Sleep(100 * time.Millisecond)
+	if n := accepts.Load(); n != 0 {
+		t.Fatalf("an idle connection reached the remote (%d accepts)", n)
+	}
+	pre.Close()
+	waitFor(t, "idle close", func() bool { return f.Stats().Active == 0 })
+	if st := f.Stats(); st.Opened != 0 || accepts.Load() != 0 {
+		t.Fatalf("idle connection opened a channel: %+v, remote accepts %d", st, accepts.Load())
+	}
+	mu.Lock()
+	if fmt.Sprint(kinds) != "[accepted idle-closed]" {
+		t.Errorf("events = %v", kinds)
+	}
+	mu.Unlock()
+
+	if got := fwdRoundTrip(t, "127.0.0.1:"+strconv.Itoa(port), "x\n"); got != "echo:x\n" {
+		t.Fatalf("got %q", got)
+	}
+	if n := accepts.Load(); n != 1 {
+		t.Fatalf("remote accepts = %d, want 1", n)
+	}
+}
+
+// A CLI callback server typically accepts a single connection. The browser's
+// speculative preconnection must not use it up.
+func TestForwardOneConnectionServerWithPreconnect(t *testing.T) {
+	mn := minisshd.NewMemNet()
+	c, _ := fwdClient(t, minisshd.Options{Dial: mn.Dial})
+	port := fwdFreePort(t)
+	ln, _ := mn.Listen(port)
+	go func() {
+		conn, err := ln.Accept()
+		ln.Close() // one connection only
+		if err != nil {
+			return
+		}
+		defer conn.Close()
+		line, _ := bufio.NewReader(conn).ReadString('\n')
+		io.WriteString(conn, "HTTP/1.0 200 OK\r\n\r\nlogged in: "+line)
+	}()
+	f, err := c.Forward(context.Background(), port, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	addr := "127.0.0.1:" + strconv.Itoa(port)
+	pre, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pre.Close()
+	waitFor(t, "preconnect accepted", func() bool { return f.Stats().Accepted == 1 })
+	got := fwdRoundTrip(t, addr, "GET /callback?code=x\n")
+	if want := "HTTP/1.0 200 OK\r\n\r\nlogged in: GET /callback?code=x\n"; got != want {
+		t.Fatalf("got %q, want %q", got, want)
+	}
+}
+
+func TestForwardPortInUseNamesOwner(t *testing.T) {
+	c, _ := fwdClient(t, minisshd.Options{Dial: minisshd.NewMemNet().Dial})
+	busy, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	port := busy.Addr().(*net.TCPAddr).Port
+	_, err = c.Forward(context.Background(), port, nil)
+	var pe *tunnel.PortInUseError
+	if !errors.As(err, &pe) {
+		t.Fatalf("got %v, want *PortInUseError", err)
+	}
+	if pe.Port != port {
+		t.Errorf("Port = %d, want %d", pe.Port, port)
+	}
+	if pe.PID != os.Getpid() {
+		t.Errorf("PID = %d, want this process %d (%v)", pe.PID, os.Getpid(), err)
+	}
+	comm, _ := os.ReadFile("/proc/self/comm")
+	if want := string(comm[:len(comm)-1]); pe.Process != want {
+		t.Errorf("Process = %q, want %q", pe.Process, want)
+	}
+	if want := fmt.Sprintf("local port %d is in use by pid %d (%s)", port, os.Getpid(), pe.Process); err.Error() != want {
+		t.Errorf("message %q, want %q", err, want)
+	}
+}
+
+// A taken ::1 port does not stop the forward on 127.0.0.1.
+func TestForwardIPv6BusyStillForwardsIPv4(t *testing.T) {
+	if !fwdHaveIPv6() {
+		t.Skip("no IPv6 loopback")
+	}
+	mn := minisshd.NewMemNet()
+	c, _ := fwdClient(t, minisshd.Options{Dial: mn.Dial})
+	port := fwdFreePort(t)
+	busy6, err := net.Listen("tcp6", net.JoinHostPort("::1", strconv.Itoa(port)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy6.Close()
+	var logs []string
+	f, err := c.ForwardWith(context.Background(), tunnel.ForwardOptions{Port: port, Logf: func(format string, a ...any) {
+		logs = append(logs, fmt.Sprintf(format, a...))
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if got := fmt.Sprint(f.Addrs()); got != "[127.0.0.1:"+strconv.Itoa(port)+"]" {
+		t.Errorf("Addrs() = %s", got)
+	}
+	if len(logs) != 1 {
+		t.Errorf("logs = %q, want one line about [::1]", logs)
+	}
+}
+
+func TestForwardCloseStopsListenersAndConnections(t *testing.T) {
+	mn := minisshd.NewMemNet()
+	c, _ := fwdClient(t, minisshd.Options{Dial: mn.Dial})
+	port := fwdFreePort(t)
+	ln, _ := mn.Listen(port)
+	defer ln.Close()
+	held := make(chan net.Conn, 1)
+	go func() {
+		conn, err := ln.Accept()
+		if err == nil {
+			held <- conn // never answers
+		}
+	}()
+	f, err := c.Forward(context.Background(), port, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := "127.0.0.1:" + strconv.Itoa(port)
+	active, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer active.Close()
+	io.WriteString(active, "waiting\n")
+	select {
+	case conn := <-held:
+		defer conn.Close()
+	case <-time.After(5 * time.Second):
+		t.Fatal("remote never got the connection")
+	}
+	idle, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer idle.Close()
+
+	done := make(chan error, 1)
+	go func() { done <- f.Close() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Close: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Close hangs")
+	}
+	for _, conn := range []net.Conn{active, idle} {
+		conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+		if _, err := conn.Read(make([]byte, 1)); err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Errorf("connection still open after Close: %v", err)
+		}
+	}
+	for _, a := range []string{addr, "[::1]:" + strconv.Itoa(port)} {
+		if conn, err := net.DialTimeout("tcp", a, time.Second); err == nil {
+			conn.Close()
+			t.Errorf("%s still accepts after Close", a)
+		}
+	}
+	select {
+	case <-f.Done():
+	default:
+		t.Error("Done not closed after Close")
+	}
+}
+
+func TestForwardStopsWithContext(t *testing.T) {
+	c, _ := fwdClient(t, minisshd.Options{Dial: minisshd.NewMemNet().Dial})
+	ctx, cancel := context.WithCancel(context.Background())
+	f, err := c.Forward(ctx, 0, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	select {
+	case <-f.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("forward still running after its context ended")
+	}
+	if conn, err := net.DialTimeout("tcp", f.Addrs()[0].String(), time.Second); err == nil {
+		conn.Close()
+		t.Error("listener survives context cancel")
+	}
+}
+
+func TestForwardDialFailureClosesBrowserConnection(t *testing.T) {
+	c, _ := fwdClient(t, minisshd.Options{Dial: minisshd.NewMemNet().Dial})
+	events := make(chan tunnel.ForwardEvent, 10)
+	f, err := c.ForwardWith(context.Background(), tunnel.ForwardOptions{Port: fwdFreePort(t), OnEvent: func(e tunnel.ForwardEvent) { events <- e }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if got := fwdRoundTrip(t, f.Addrs()[0].String(), "GET /\n"); got != "" {
+		t.Errorf("got %q from a port nobody listens on", got)
+	}
+	for {
+		select {
+		case e := <-events:
+			if e.Kind != tunnel.ForwardDialFailed {
+				continue
+			}
+			if !tunnel.IsRefused(e.Err) || e.Port != f.Port() {
+				t.Errorf("dial failure event %+v, want a refused connect", e)
+			}
+			if st := f.Stats(); st.DialFailed != 1 || st.Opened != 0 {
+				t.Errorf("stats %+v", st)
+			}
+			return
+		case <-time.After(5 * time.Second):
+			t.Fatal("no dial failure event")
+		}
+	}
+}
+
+// Half-closes travel both ways: the browser's EOF reaches the remote server,
+// which answers afterwards; the server's close reaches the browser.
+func TestForwardPropagatesHalfClose(t *testing.T) {
+	remote, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer remote.Close()
+	go func() {
+		conn, err := remote.Accept()
+		if err != nil {
+			return
+		}
+		defer conn.Close()
+		b, _ := io.ReadAll(conn) // until the browser's half-close
+		fmt.Fprintf(conn, "got %d bytes", len(b))
+	}()
+	c, _ := fwdClient(t, minisshd.Options{Dial: func(host string, port int) (net.Conn, error) {
+		return net.Dial("tcp", net.JoinHostPort(host, strconv.Itoa(port)))
+	}})
+	rport := remote.Addr().(*net.TCPAddr).Port
+	f, err := c.Forward(context.Background(), 0, func(ctx context.Context) (net.Conn, error) {
+		return c.DialRemote(ctx, rport)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	conn, err := net.Dial("tcp", f.Addrs()[0].String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(10 * time.Second))
+	io.WriteString(conn, "0123456789")
+	conn.(*net.TCPConn).CloseWrite()
+	b, err := io.ReadAll(conn)
+	if err != nil || string(b) != "got 10 bytes" {
+		t.Fatalf("got %q, %v", b, err)
+	}
+}
