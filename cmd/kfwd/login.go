@@ -32,14 +32,11 @@ func loginFlags() []cli.Flag {
 }
 
 func loginCommand(e *env) *cli.Command {
-	one := 1
 	return &cli.Command{
-		Name:      "login",
-		Usage:     "run a CLI's browser sign-in on a remote host, forwarding its callback port",
-		ArgsUsage: "[user@]HOST [--] [COMMAND [ARG...]]",
-		Flags:     loginFlags(),
-		// Everything after HOST belongs to the remote command, as with ssh.
-		StopOnNthArg:  &one,
+		Name:          "login",
+		Usage:         "run a CLI's browser sign-in on a remote host, forwarding its callback port",
+		ArgsUsage:     "[user@]HOST [--] [COMMAND [ARG...]]",
+		Flags:         loginFlags(),
 		ShellComplete: completeHosts,
 		Action: func(ctx context.Context, cmd *cli.Command) error {
 			arg, err := destinationArg(ctx, cmd)
