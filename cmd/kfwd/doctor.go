@@ -389,11 +389,6 @@ func firstLine(s string) string {
 	return line
 }
 
-// shellQuote quotes s for a POSIX shell.
-func shellQuote(s string) string {
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
-}
-
 // portsCheck tries to listen on each known callback port on local loopback.
 func portsCheck(binary string, ports []int) check {
 	if len(ports) == 0 {
