@@ -1,0 +1,225 @@
+package tunnel_test
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/kfwd/kfwd/internal/minisshd"
+	"github.com/kfwd/kfwd/tunnel"
+)
+
+// syncBuffer is a bytes.Buffer safe for a writer goroutine and a polling reader.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func waitSession(t *testing.T, s *tunnel.Session) (int, error) {
+	t.Helper()
+	select {
+	case <-s.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatal("remote command did not end")
+	}
+	return s.Wait()
+}
+
+func TestSessionExitStatus(t *testing.T) {
+	c, _ := fwdClient(t, minisshd.Options{})
+	for _, tc := range []struct {
+		cmd    string
+		out    string
+		status int
+	}{
+		{"echo ok", "ok\n", 0},
+		{"echo three; exit 3", "three\n", 3},
+		{"no-such-command-kfwd 2>/dev/null", "", 127},
+	} {
+		var out syncBuffer
+		s, err := c.Start(context.Background(), tunnel.SessionOptions{Command: tc.cmd, Stdout: &out})
+		if err != nil {
+			t.Fatal(err)
+		}
+		status, err := waitSession(t, s)
+		if err != nil || status != tc.status || out.String() != tc.out {
+			t.Errorf("%q: status %d, err %v, output %q; want %d, %q", tc.cmd, status, err, out.String(), tc.status, tc.out)
+		}
+		if again, _ := s.Wait(); again != status {
+			t.Errorf("second Wait = %d, want %d", again, status)
+		}
+	}
+}
+
+func TestSessionStdinStreamAndEOF(t *testing.T) {
+	c, _ := fwdClient(t, minisshd.Options{})
+	var out, errOut syncBuffer
+	s, err := c.Start(context.Background(), tunnel.SessionOptions{
+		Command: "cat; echo done >&2",
+		Stdin:   strings.NewReader("line one\nline two"),
+		Stdout:  &out,
+		Stderr:  &errOut,
+		Env:     map[string]string{"KFWD_TEST": "x"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	status, err := waitSession(t, s)
+	if err != nil || status != 0 {
+		t.Fatalf("status %d, %v", status, err)
+	}
+	if out.String() != "line one\nline two" || errOut.String() != "done\n" {
+		t.Errorf("stdout %q, stderr %q", out.String(), errOut.String())
+	}
+}
+
+func TestSessionEnv(t *testing.T) {
+	c, _ := fwdClient(t, minisshd.Options{})
+	var out syncBuffer
+	s, err := c.Start(context.Background(), tunnel.SessionOptions{
+		Command: `echo "$KFWD_A-$KFWD_B"`,
+		Env:     map[string]string{"KFWD_A": "1", "KFWD_B": "two"},
+		Stdout:  &out,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if status, err := waitSession(t, s); err != nil || status != 0 || out.String() != "1-two\n" {
+		t.Errorf("status %d, %v, output %q", status, err, out.String())
+	}
+}
+
+func TestSessionPTYTermSizeAndResize(t *testing.T) {
+	c, _ := fwdClient(t, minisshd.Options{})
+	var out syncBuffer
+	s, err := c.Start(context.Background(), tunnel.SessionOptions{
+		Command: `trap 'echo "resized $(stty size)"; exit 0' WINCH; echo "term=$TERM size=$(stty size)"; while :; do sleep 0.05; done`,
+		PTY:     true,
+		Term:    "xterm-kfwd",
+		Width:   91,
+		Height:  24,
+		Stdout:  &out,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	waitFor(t, "first output", func() bool { return strings.Contains(out.String(), "size=") })
+	if !strings.Contains(out.String(), "term=xterm-kfwd size=24 91") {
+		t.Fatalf("got %q", out.String())
+	}
+	if err := s.Resize(100, 30); err != nil {
+		t.Fatal(err)
+	}
+	status, err := waitSession(t, s)
+	if err != nil || status != 0 || !strings.Contains(out.String(), "resized 30 100") {
+		t.Fatalf("status %d, %v, output %q", status, err, out.String())
+	}
+}
+
+// The signal request reaches the process the server started (sshd signals the
+// session's child); "exec" makes that process sleep itself rather than a
+// non-interactive sh that defers SIGINT until its child ends.
+func TestSessionSignalInterrupt(t *testing.T) {
+	for _, pty := range []bool{false, true} {
+		c, _ := fwdClient(t, minisshd.Options{})
+		s, err := c.Start(context.Background(), tunnel.SessionOptions{Command: "exec sleep 30", PTY: pty})
+		if err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(100 * time.Millisecond) // let the command start
+		start := time.Now()
+		if err := s.Signal(syscall.SIGINT); err != nil {
+			t.Fatal(err)
+		}
+		status, err := waitSession(t, s)
+		if err != nil || status != 130 || time.Since(start) > 5*time.Second {
+			t.Errorf("pty=%v: status %d, %v after %v; want 130", pty, status, err, time.Since(start))
+		}
+	}
+}
+
+func TestSessionSignalUnsupported(t *testing.T) {
+	c, _ := fwdClient(t, minisshd.Options{})
+	s, err := c.Start(context.Background(), tunnel.SessionOptions{Command: "true"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.Signal(syscall.SIGWINCH); err == nil {
+		t.Error("SIGWINCH accepted; it has no SSH name")
+	}
+}
+
+// Close is how an interrupted login ends: the channel closes, the server hangs
+// up the command, and Wait returns at once.
+func TestSessionCloseEndsCommand(t *testing.T) {
+	c, _ := fwdClient(t, minisshd.Options{})
+	s, err := c.Start(context.Background(), tunnel.SessionOptions{Command: "sleep 30", PTY: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(50 * time.Millisecond)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if status, err := waitSession(t, s); err == nil && status == 0 {
+		t.Errorf("closed session reported success")
+	}
+}
+
+func TestSessionContextCancelCloses(t *testing.T) {
+	c, _ := fwdClient(t, minisshd.Options{})
+	ctx, cancel := context.WithCancel(context.Background())
+	s, err := c.Start(ctx, tunnel.SessionOptions{Command: "sleep 30"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	waitSession(t, s)
+}
+
+func TestSessionConnectionLost(t *testing.T) {
+	c, srv := fwdClient(t, minisshd.Options{})
+	s, err := c.Start(context.Background(), tunnel.SessionOptions{Command: "sleep 30"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(50 * time.Millisecond)
+	srv.DropConns()
+	if status, err := waitSession(t, s); err == nil || status != -1 {
+		t.Errorf("got status %d, %v; want -1 and an error", status, err)
+	}
+}
+
+// A terminal-like stdin that never ends must not keep Wait from returning, and
+// with read deadlines the copy is stopped without eating the next input.
+func TestSessionWaitDoesNotWaitForStdin(t *testing.T) {
+	c, _ := fwdClient(t, minisshd.Options{})
+	pr, pw := io.Pipe()
+	defer pw.Close()
+	s, err := c.Start(context.Background(), tunnel.SessionOptions{Command: "exit 4", Stdin: pr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if status, err := waitSession(t, s); status != 4 || err != nil {
+		t.Errorf("status %d, %v", status, err)
+	}
+}
