@@ -155,11 +155,14 @@ func dialHost(ctx context.Context, o *DialOptions, h *sshconfig.Host, via *Clien
 	sc, err := handshake(ctx, o, h, conn, addr, remote, proxy)
 	if err != nil {
 		conn.Close()
+		if proxy != nil {
+			proxy.kill()
+		}
 		return fail(err)
 	}
 	var closers []func() error
 	if proxy != nil {
-		closers = append(closers, proxy.Close)
+		closers = append(closers, proxy.kill)
 	}
 	if via != nil {
 		closers = append(closers, via.Close)

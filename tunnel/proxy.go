@@ -41,7 +41,6 @@ func (e *ProxyCommandError) Error() string {
 func (e *ProxyCommandError) Unwrap() error { return e.Err }
 
 // proxyConn is a ProxyCommand's stdin and stdout used as the SSH transport.
-// Close kills the command (SIGHUP like ssh, SIGKILL if it lingers) and reaps it.
 type proxyConn struct {
 	command string
 	cmd     *exec.Cmd
@@ -52,6 +51,7 @@ type proxyConn struct {
 	waitErr error
 
 	closeOnce sync.Once
+	killOnce  sync.Once
 }
 
 // startProxyCommand runs command with the user's shell, as ssh does ("exec"
@@ -101,11 +101,20 @@ func startProxyCommand(command string, stderr io.Writer) (*proxyConn, error) {
 func (c *proxyConn) Read(p []byte) (int, error)  { return c.r.Read(p) }
 func (c *proxyConn) Write(p []byte) (int, error) { return c.w.Write(p) }
 
-// Close closes the pipes, then ends and reaps the process.
+// Close closes the pipes. The process is left to notice; kill ends it.
 func (c *proxyConn) Close() error {
 	c.closeOnce.Do(func() {
 		c.w.Close()
 		c.r.Close()
+	})
+	return nil
+}
+
+// kill closes the pipes, then ends the process (SIGHUP like ssh, SIGKILL if it
+// lingers) and reaps it.
+func (c *proxyConn) kill() error {
+	c.Close()
+	c.killOnce.Do(func() {
 		select {
 		case <-c.done:
 			return

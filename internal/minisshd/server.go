@@ -46,6 +46,11 @@ type Options struct {
 	ForwardingProhibited bool
 	// IgnoreKeepalive leaves keepalive@openssh.com requests unanswered.
 	IgnoreKeepalive bool
+	// ExtraHostKeys are further host keys (of other types) the server offers.
+	ExtraHostKeys []ssh.Signer
+	// Password, when set, enables password and keyboard-interactive
+	// authentication with this password (public keys are still checked as above).
+	Password string
 }
 
 // Server is a running test SSH server.
@@ -150,6 +155,27 @@ func (s *Server) Close() error {
 func (s *Server) config() *ssh.ServerConfig {
 	cfg := &ssh.ServerConfig{}
 	cfg.AddHostKey(s.opts.HostKey)
+	for _, k := range s.opts.ExtraHostKeys {
+		cfg.AddHostKey(k)
+	}
+	if pw := s.opts.Password; pw != "" {
+		cfg.PasswordCallback = func(_ ssh.ConnMetadata, p []byte) (*ssh.Permissions, error) {
+			if string(p) == pw {
+				return nil, nil
+			}
+			return nil, fmt.Errorf("wrong password")
+		}
+		cfg.KeyboardInteractiveCallback = func(_ ssh.ConnMetadata, ask ssh.KeyboardInteractiveChallenge) (*ssh.Permissions, error) {
+			ans, err := ask("", "minisshd", []string{"Password: "}, []bool{false})
+			if err != nil {
+				return nil, err
+			}
+			if len(ans) == 1 && ans[0] == pw {
+				return nil, nil
+			}
+			return nil, fmt.Errorf("wrong password")
+		}
+	}
 	switch {
 	case s.opts.CertChecker != nil:
 		cfg.PublicKeyCallback = s.opts.CertChecker.Authenticate
