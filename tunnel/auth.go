@@ -95,6 +95,7 @@ type offer struct {
 	label  string
 	signer func() (ssh.Signer, error) // the key's signer; may prompt for a passphrase when called
 	signed bool                       // the server accepted the key and we signed
+	err    error                      // signing failed (e.g. the passphrase was not given)
 }
 
 // fileKey is an identity file whose private half is read and decrypted lazily.
@@ -192,12 +193,16 @@ type trackingSigner struct {
 
 func (s *trackingSigner) Sign(rand io.Reader, data []byte) (*ssh.Signature, error) {
 	s.o.signed = true
-	return s.Signer.Sign(rand, data)
+	sig, err := s.Signer.Sign(rand, data)
+	s.o.err = err
+	return sig, err
 }
 
 func (s *trackingSigner) SignWithAlgorithm(rand io.Reader, data []byte, algo string) (*ssh.Signature, error) {
 	s.o.signed = true
-	return signWithAlgorithm(s.Signer, rand, data, algo)
+	sig, err := signWithAlgorithm(s.Signer, rand, data, algo)
+	s.o.err = err
+	return sig, err
 }
 
 type trackingMultiSigner struct {
@@ -413,7 +418,10 @@ func (a *authenticator) close() {
 func (a *authenticator) callback(ctx *ssh.ClientAuthContext) (ssh.AuthMethod, error) {
 	a.methods = ctx.AllowedMethods
 	if o := a.current; o != nil {
-		if o.signed {
+		if o.err != nil {
+			a.logf("skipping key: %v", o.err)
+			a.keyErrors = append(a.keyErrors, o.err)
+		} else if o.signed {
 			a.logf("authentication with %s failed", o.label)
 		} else {
 			a.logf("server refused key %s", o.label)
