@@ -23,7 +23,9 @@ type RelayKind string
 
 // The relay programs FindRelay looks for, in order of preference:
 //
-//   - python3: full half-close both ways.
+//   - python3: the browser's half-close reaches the server; the server's close
+//     ends the relay at once (a server that half-closes and keeps reading is
+//     cut off, which HTTP callback servers never need).
 //   - bash: /dev/tcp; the server's close reaches the browser at once, but the
 //     browser's half-close does not reach the server (bash cannot shutdown).
 //   - socat: half-close both ways, but after the first EOF it waits up to 2s
@@ -130,28 +132,30 @@ func (r Relay) With(kind RelayKind) (Relay, error) {
 	return r, nil
 }
 
-// Command returns the remote command line that relays to 127.0.0.1:port.
+// Command returns the remote command line that relays to 127.0.0.1:port. It
+// starts with exec so that the relay itself holds the session's stdout: its
+// close is the EOF the browser sees, with no shell keeping the pipe open.
 func (r Relay) Command(port int) string {
 	p := strconv.Itoa(port)
 	switch r.Kind {
 	case RelayPython3:
-		return `python3 -c 'exec("import socket,os,threading\ns=socket.create_connection((\"127.0.0.1\",` + p + `))\n` +
+		return `exec python3 -c 'exec("import socket,os,threading\ns=socket.create_connection((\"127.0.0.1\",` + p + `))\n` +
 			`def up():\n while 1:\n  b=os.read(0,65536)\n  if not b: break\n  s.sendall(b)\n s.shutdown(socket.SHUT_WR)\n` +
 			`t=threading.Thread(target=up,daemon=True)\nt.start()\n` +
 			`while 1:\n b=s.recv(65536)\n if not b: break\n while b: b=b[os.write(1,b):]\n` +
-			`os.close(1)\nt.join()")'`
+			`os._exit(0)")'`
 	case RelayBash:
 		// fd 4 keeps stdin for the background writer (an asynchronous command's
 		// stdin would otherwise be /dev/null); when the server closes, the reader
 		// ends, the writer is killed and the session ends, so the close arrives.
-		return `bash -c 'exec 3<>/dev/tcp/127.0.0.1/` + p + ` || exit 1; exec 4<&0; cat <&4 >&3 & cat <&3; kill $! 2>/dev/null; exit 0'`
+		return `exec bash -c 'exec 3<>/dev/tcp/127.0.0.1/` + p + ` || exit 1; exec 4<&0; cat <&4 >&3 & cat <&3; kill $! 2>/dev/null; exit 0'`
 	case RelaySocat:
-		return `socat -t 2 - TCP:127.0.0.1:` + p
+		return `exec socat -t 2 - TCP:127.0.0.1:` + p
 	case RelayNC:
 		if r.ncShutdown {
-			return `nc -N 127.0.0.1 ` + p
+			return `exec nc -N 127.0.0.1 ` + p
 		}
-		return `nc 127.0.0.1 ` + p
+		return `exec nc 127.0.0.1 ` + p
 	}
 	return ""
 }

@@ -1,0 +1,216 @@
+package tunnel_test
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kfwd/kfwd/internal/minisshd"
+	"github.com/kfwd/kfwd/tunnel"
+)
+
+// relayTarget is a real TCP server on this machine's loopback, which minisshd's
+// default exec handler (/bin/sh here) reaches as "the remote's" 127.0.0.1.
+// mode "line" answers "echo:<line>" and closes; mode "eof" reads until EOF
+// (the client's half-close) and then answers.
+func relayTarget(t *testing.T, mode string) int {
+	t.Helper()
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				if mode == "eof" {
+					b, _ := io.ReadAll(c)
+					fmt.Fprintf(c, "got %q", b)
+					return
+				}
+				line, err := bufio.NewReader(c).ReadString('\n')
+				if err == nil {
+					io.WriteString(c, "echo:"+line)
+				}
+			}()
+		}
+	}()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+func findRelay(t *testing.T) (tunnel.Relay, *tunnel.Client) {
+	t.Helper()
+	c, _ := fwdClient(t, minisshd.Options{ForwardingProhibited: true})
+	r, err := c.FindRelay(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r, c
+}
+
+func TestFindRelayListsLocalPrograms(t *testing.T) {
+	c, srv := fwdClient(t, minisshd.Options{ForwardingProhibited: true})
+	r, err := c.FindRelay(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []tunnel.RelayKind
+	for _, k := range tunnel.RelayKinds {
+		if _, err := exec.LookPath(string(k)); err == nil {
+			want = append(want, k)
+		}
+	}
+	if fmt.Sprint(r.Available) != fmt.Sprint(want) || r.Kind != want[0] {
+		t.Errorf("found %v (kind %s), want %v", r.Available, r.Kind, want)
+	}
+	if n := len(srv.Execs()); n != 1 {
+		t.Errorf("probe ran %d commands, want 1", n)
+	}
+	if _, err := r.With("telnet"); err == nil {
+		t.Error("With accepted a relay that is not available")
+	}
+}
+
+func TestFindRelayNone(t *testing.T) {
+	c, _ := fwdClient(t, minisshd.Options{Exec: func(*minisshd.Session) int { return 0 }})
+	_, err := c.FindRelay(context.Background())
+	var ne *tunnel.NoRelayError
+	if !errors.Is(err, tunnel.ErrNoRelay) || !errors.As(err, &ne) || len(ne.Probed) != len(tunnel.RelayKinds) {
+		t.Fatalf("got %v, want ErrNoRelay listing %v", err, tunnel.RelayKinds)
+	}
+	if !strings.Contains(err.Error(), "python3, bash, socat, nc") {
+		t.Errorf("message %q does not name the programs", err)
+	}
+}
+
+func TestRelayKinds(t *testing.T) {
+	base, _ := findRelay(t)
+	for _, kind := range tunnel.RelayKinds {
+		t.Run(string(kind), func(t *testing.T) {
+			r, err := base.With(kind)
+			if err != nil {
+				t.Skip(err)
+			}
+			ctx := context.Background()
+
+			// Request, then the server answers and closes.
+			port := relayTarget(t, "line")
+			conn, err := r.Dial(ctx, port)
+			if err != nil {
+				t.Fatal(err)
+			}
+			io.WriteString(conn, "hello\n")
+			conn.(interface{ CloseWrite() error }).CloseWrite()
+			got := readAllTimeout(t, conn)
+			conn.Close()
+			if got != "echo:hello\n" {
+				t.Errorf("got %q", got)
+			}
+
+			// Nothing listens: Read fails naming the relay.
+			conn, err = r.Dial(ctx, relayClosedPort(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = io.ReadAll(conn)
+			conn.Close()
+			if err == nil || !strings.Contains(err.Error(), "relay "+string(kind)) {
+				t.Errorf("refused connect: got %v, want an error naming the relay", err)
+			}
+
+			if kind == tunnel.RelayBash {
+				return // bash cannot half-close a /dev/tcp socket
+			}
+			// The client's half-close reaches the server, which answers after it.
+			port = relayTarget(t, "eof")
+			conn, err = r.Dial(ctx, port)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			io.WriteString(conn, "part1 ")
+			io.WriteString(conn, "part2")
+			conn.(interface{ CloseWrite() error }).CloseWrite()
+			if got := readAllTimeout(t, conn); got != `got "part1 part2"` {
+				t.Errorf("half-close: got %q", got)
+			}
+		})
+	}
+}
+
+// The relay plugs into Forward as its dial function.
+func TestRelayBehindForward(t *testing.T) {
+	base, c := findRelay(t)
+	port := relayTarget(t, "line")
+	for _, kind := range base.Available {
+		t.Log(kind)
+		r, _ := base.With(kind)
+		f, err := c.ForwardWith(context.Background(), tunnel.ForwardOptions{
+			Dial: func(ctx context.Context) (net.Conn, error) { return r.Dial(ctx, port) },
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		conn, err := net.Dial("tcp", f.Addrs()[0].String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.WriteString(conn, "GET /cb\n")
+		// A browser does not half-close; the server's close must come back.
+		// (nc reports it only once the browser closes, so give it one.)
+		if kind == tunnel.RelayNC {
+			conn.(*net.TCPConn).CloseWrite()
+		}
+		if got := readAllTimeout(t, conn); got != "echo:GET /cb\n" {
+			t.Errorf("%s: got %q", kind, got)
+		}
+		conn.Close()
+		f.Close()
+	}
+}
+
+func readAllTimeout(t *testing.T, c net.Conn) string {
+	t.Helper()
+	type res struct {
+		b   []byte
+		err error
+	}
+	ch := make(chan res, 1)
+	go func() {
+		b, err := io.ReadAll(c)
+		ch <- res{b, err}
+	}()
+	select {
+	case r := <-ch:
+		if r.err != nil {
+			t.Errorf("read: %v", r.err)
+		}
+		return string(r.b)
+	case <-time.After(10 * time.Second):
+		c.Close()
+		t.Fatalf("read timed out (got so far: see %s)", c.RemoteAddr())
+	}
+	return ""
+}
+
+func relayClosedPort(t *testing.T) int {
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	return port
+}
