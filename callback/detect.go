@@ -205,25 +205,31 @@ func (d *detector) analyse(s *Scanner, text string, links []string, partial bool
 	if d.completed {
 		return
 	}
-	if isCompletion(text) {
+	// Wording is read from a short form of the line: URLs blanked, runs of
+	// spaces collapsed, at most maxCtx bytes. Login prompts are short; this
+	// keeps hostile multi-kilobyte lines cheap.
+	ctx := contextOf(text)
+	if isCompletion(ctx) {
 		d.flushCandidates(s)
 		d.flushDevice(s)
 		d.completed = true
 		return
 	}
-	spans := urlRE.FindAllStringIndex(text, -1)
-	for _, sp := range spans {
+	// At most maxURLs URLs per line, and only the text shortly before
+	// each, so that a line full of URLs stays linear.
+	lc := &lineCtx{text: ctx}
+	for _, sp := range urlRE.FindAllStringIndex(text, maxURLs) {
 		u := trimURL(text[sp[0]:sp[1]])
-		d.textURL(s, u, text[:sp[0]], text)
+		before := text[max(0, sp[0]-maxBefore):sp[0]]
+		d.textURL(s, u, before, lc)
 	}
 	for _, l := range links {
 		if hasHTTPScheme(l) {
-			d.textURL(s, l, "", text)
+			d.textURL(s, l, "", lc)
 		}
 	}
-	masked := anySchemeRE.ReplaceAllStringFunc(text, func(m string) string { return strings.Repeat(" ", len(m)) })
-	d.findCode(s, masked)
-	d.portWords(s, masked)
+	d.findCode(s, ctx)
+	d.portWords(s, ctx)
 
 	if !partial {
 		if strings.TrimSpace(text) != "" {
@@ -269,7 +275,7 @@ func trimURL(u string) string {
 
 // textURL classifies a URL printed in the output. before is the text in
 // front of it on its line.
-func (d *detector) textURL(s *Scanner, u, before, line string) {
+func (d *detector) textURL(s *Scanner, u, before string, line *lineCtx) {
 	pu, err := url.Parse(u)
 	if err != nil || pu.Host == "" {
 		return
@@ -279,10 +285,10 @@ func (d *detector) textURL(s *Scanner, u, before, line string) {
 		// setting or an argument, not something to visit.
 		return
 	}
-	if host := pu.Hostname(); isLoopback(host) {
+	if host := pu.Hostname(); isLoopback(host) && !redirectsElsewhere(u, pu) {
 		port := portOf(pu)
 		if port == 0 || isRedirectResponse(pu) || promptRE.MatchString(before) ||
-			negative(line) || isLogLine(line) {
+			line.negative() || line.logLine() {
 			return
 		}
 		open := ""
@@ -306,7 +312,7 @@ func (d *detector) opener(s *Scanner, u string) {
 	if err != nil || pu.Host == "" || !hasHTTPScheme(u) {
 		return
 	}
-	if host := pu.Hostname(); isLoopback(host) {
+	if host := pu.Hostname(); isLoopback(host) && !redirectsElsewhere(u, pu) {
 		if port := portOf(pu); port != 0 && !isRedirectResponse(pu) {
 			d.callback(s, port, host, u)
 		}
@@ -315,7 +321,19 @@ func (d *detector) opener(s *Scanner, u string) {
 	d.remoteURL(s, u, pu, "", true)
 }
 
-// remoteURL classifies a URL on a non-loopback host: an authorize URL whose
+// redirectsElsewhere reports whether a URL carries a redirect to a different
+// place than itself: a local identity provider's authorize URL (a dev IdP, the
+// demo's) is not the callback listener, its redirect_uri is.
+func redirectsElsewhere(u string, pu *url.URL) bool {
+	t, _, ok := redirectTarget(u)
+	if !ok {
+		return false
+	}
+	tu, err := url.Parse(t)
+	return err == nil && tu.Host != "" && (tu.Hostname() != pu.Hostname() || portOf(tu) != portOf(pu))
+}
+
+// remoteURL classifies a URL that is not itself the callback listener: an authorize URL whose
 // redirect is a loopback listener, a hosted sign-in page, a device
 // verification page, or something else.
 func (d *detector) remoteURL(s *Scanner, u string, pu *url.URL, before string, fromOpener bool) {
@@ -360,9 +378,77 @@ func (d *detector) remoteURL(s *Scanner, u string, pu *url.URL, before string, f
 	d.addCandidate(s, candidate{url: u, score: score, device: deviceRE.MatchString(pu.Host + pu.Path), line: d.lineNo})
 }
 
-func isDocs(pu *url.URL, before, line string) bool {
+func isDocs(pu *url.URL, before string, line *lineCtx) bool {
 	return docsHostRE.MatchString(pu.Hostname()) || docsPathRE.MatchString(pu.Path) ||
-		docsCtxRE.MatchString(before) || docsCtxRE.MatchString(strings.ToLower(line)) && !signinRE.MatchString(pu.Path)
+		docsCtxRE.MatchString(before) || line.docs() && !signinRE.MatchString(pu.Path)
+}
+
+const (
+	maxURLs   = 32
+	maxBefore = 256
+	maxCtx    = 4096
+)
+
+// contextOf blanks URL-like tokens in a line, collapses blank runs and keeps
+// the first and last maxCtx/2 bytes.
+func contextOf(text string) string {
+	var b strings.Builder
+	last := 0
+	space := false
+	for _, sp := range anySchemeRE.FindAllStringIndex(text, -1) {
+		writeCollapsed(&b, text[last:sp[0]], &space)
+		writeCollapsed(&b, " ", &space)
+		last = sp[1]
+	}
+	writeCollapsed(&b, text[last:], &space)
+	out := b.String()
+	if len(out) > maxCtx {
+		out = out[:maxCtx/2] + " " + out[len(out)-maxCtx/2:]
+	}
+	return out
+}
+
+func writeCollapsed(b *strings.Builder, s string, space *bool) {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c == ' ' {
+			if *space {
+				continue
+			}
+			*space = true
+		} else {
+			*space = false
+		}
+		b.WriteByte(c)
+	}
+}
+
+// lineCtx computes facts about a whole line once, however many URLs it has.
+type lineCtx struct {
+	text                string
+	neg, log, doc       bool
+	negOK, logOK, docOK bool
+}
+
+func (l *lineCtx) negative() bool {
+	if !l.negOK {
+		l.neg, l.negOK = negative(l.text), true
+	}
+	return l.neg
+}
+
+func (l *lineCtx) logLine() bool {
+	if !l.logOK {
+		l.log, l.logOK = isLogLine(l.text), true
+	}
+	return l.log
+}
+
+func (l *lineCtx) docs() bool {
+	if !l.docOK {
+		l.doc, l.docOK = docsCtxRE.MatchString(l.text), true
+	}
+	return l.doc
 }
 
 func (d *detector) callback(s *Scanner, port int, host, u string) {
