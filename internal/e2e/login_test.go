@@ -88,6 +88,9 @@ func TestLoginSucceeds(t *testing.T) {
 			if !opened {
 				t.Errorf("the browser was not opened on the authorize URL; it got %q\n%s", env.BrowserURLs(), r)
 			}
+			if strings.Contains(r.Stdout, "Could not open a browser") {
+				t.Errorf("the remote CLI's browser opener failed: kfwd's opener shim did not catch it:\n%s", r)
+			}
 			assertNoLeaks(t, env, tokenFile, r)
 		})
 	}

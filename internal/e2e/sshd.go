@@ -148,6 +148,8 @@ func StartSSHD(t testing.TB, ns *Netns, opts SSHDOptions) *SSHD {
 	s.log = &syncBuffer{}
 	s.cmd = ns.Command(context.Background(), SSHDPath, "-D", "-e", "-f", s.ConfigFile)
 	s.cmd.Stdout, s.cmd.Stderr = s.log, s.log
+	// Session processes inherit sshd's stderr (-e) and may outlive it; do not wait for them.
+	s.cmd.WaitDelay = time.Second
 	if err := s.cmd.Start(); err != nil {
 		t.Fatalf("starting sshd: %v", err)
 	}

@@ -131,8 +131,8 @@ func Endpoint(issuer string) oauth2.Endpoint {
 	}
 }
 
-// Issued returns every authorization code, device code, user code and access token the server handed
-// out, so tests can assert that none of them leaks into logs or terminal output.
+// Issued returns every authorization code, device code and access token the server handed out (not
+// user codes, which are meant to be shown), so tests can assert that none of them leaks into logs or terminal output.
 func (s *Server) Issued() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -407,7 +407,7 @@ func (s *Server) deviceCode(w http.ResponseWriter, r *http.Request) {
 	ttl := s.codeTTL()
 	s.devices[dc] = &deviceGrant{clientID: clientID, userCode: uc, expires: s.now().Add(ttl)}
 	s.userCode[uc] = dc
-	s.issued = append(s.issued, dc, uc)
+	s.issued = append(s.issued, dc) // the user code is meant to be shown
 	interval := s.DeviceInterval
 	if interval <= 0 {
 		interval = 1
