@@ -519,36 +519,23 @@ type AskpassPrompter struct {
 
 // Secret runs the askpass program.
 func (p AskpassPrompter) Secret(prompt string) ([]byte, error) {
-	out, err := p.run(prompt, false)
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
+	return p.run(prompt)
 }
 
-// Ask runs the askpass program for a question (SSH_ASKPASS_PROMPT=confirm, as
-// ssh sets it for yes/no questions).
+// Ask runs the askpass program for a question answered in text (yes, no or a
+// fingerprint), as ssh does for host key confirmation.
 func (p AskpassPrompter) Ask(prompt string) (string, error) {
-	out, err := p.run(prompt, true)
-	s := string(out)
-	clear(out)
-	return s, err
+	out, err := p.run(prompt)
+	return string(out), err
 }
 
-func (p AskpassPrompter) run(prompt string, confirm bool) ([]byte, error) {
-	cmd := exec.Command(p.Program, prompt)
-	cmd.Env = os.Environ()
-	if confirm {
-		cmd.Env = append(cmd.Env, "SSH_ASKPASS_PROMPT=confirm")
-	}
-	cmd.Stderr = nil
-	out, err := cmd.Output()
+func (p AskpassPrompter) run(prompt string) ([]byte, error) {
+	out, err := exec.Command(p.Program, prompt).Output()
 	if err != nil {
 		clear(out)
 		return nil, fmt.Errorf("running askpass %s: %w", p.Program, err)
 	}
-	out = bytes.TrimRight(out, "\r\n")
-	return out, nil
+	return bytes.TrimRight(out, "\r\n"), nil
 }
 
 // ChoosePrompter picks the prompter ssh would use. term is the terminal

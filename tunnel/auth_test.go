@@ -370,7 +370,7 @@ func TestAskpassPrompter(t *testing.T) {
 		t.Errorf("askpass got prompt %q", b)
 	}
 	ans, err := p.Ask("continue?")
-	if err != nil || ans != "answer-confirm" {
+	if err != nil || ans != "answer-secret" {
 		t.Fatalf("Ask = %q, %v", ans, err)
 	}
 	if _, err := (AskpassPrompter{Program: filepath.Join(dir, "missing")}).Secret("x"); err == nil {

@@ -432,3 +432,29 @@ func TestConnectTimeoutSilentServer(t *testing.T) {
 		t.Fatalf("got %v, want context.DeadlineExceeded", err)
 	}
 }
+
+type slowPrompter struct {
+	fakePrompter
+	delay time.Duration
+}
+
+func (p *slowPrompter) Ask(prompt string) (string, error) {
+	time.Sleep(p.delay)
+	return p.fakePrompter.Ask(prompt)
+}
+
+// Time spent answering a prompt does not count against ConnectTimeout.
+func TestConnectTimeoutPausedWhilePrompting(t *testing.T) {
+	srv := minisshd.Start(t, minisshd.Options{})
+	h := hostFor(t, srv)
+	withKey(t, h)
+	h.UserKnownHostsFiles = []string{filepath.Join(t.TempDir(), "known_hosts")}
+	h.StrictHostKeyChecking = "ask"
+	h.ConnectTimeout = 100 * time.Millisecond
+	p := &slowPrompter{fakePrompter: fakePrompter{answers: []string{"yes"}}, delay: 400 * time.Millisecond}
+	c, err := dialT(t, DialOptions{Host: h, Prompt: p})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustRun(t, c)
+}
