@@ -130,6 +130,9 @@ func (s *Scanner) Idle() []Event {
 func (s *Scanner) Close() (show []byte, events []Event) {
 	s.show = nil
 	s.events = nil
+	if s.mstate == mPayloadEsc {
+		s.mhold = append(s.mhold, 0x1b) // the ESC that might have started ST
+	}
 	if s.mstate != 0 {
 		s.releaseMarker()
 	}
