@@ -81,7 +81,7 @@ func (d *detector) flushPending(s *Scanner) {
 
 // endFeed runs after each Feed; nothing is time-based, so it only keeps
 // the state small.
-func (d *detector) endFeed(s *Scanner) {}
+func (d *detector) endFeed(*Scanner) {}
 
 func isURLByte(c byte) bool {
 	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' ||
@@ -130,9 +130,6 @@ func isTermWidth(n int) bool {
 
 var (
 	urlRE = regexp.MustCompile(`(?i)\bhttps?://[A-Za-z0-9\-._~:/?#\[\]@!$&()*+,;=%]+`)
-	// anySchemeRE masks every URL-like token (postgres://..., redis://...)
-	// before looking for host:port and port words.
-	anySchemeRE = regexp.MustCompile(`(?i)\b[a-z][a-z0-9+.\-]*://\S*`)
 
 	completionRE = regexp.MustCompile(`(?i)\b(logged in|signed in|log ?in (?:was )?successful|login complete|sign-?in (?:was )?(?:successful|complete)|successfully (?:logged|signed|authenticated|authorized)|authentication (?:is )?(?:complete|completed|succeeded|successful)|authenticated as|you are now authenticated)\b`)
 	notDoneRE    = regexp.MustCompile(`(?i)\b(not|already|must|need|needs|once|when|after|until|before|if|to|will|remain|stay|keep|been|be)\b`)
@@ -167,6 +164,10 @@ var (
 // ...", "Authentication complete."), but not "not logged in" or "once
 // signed in".
 func isCompletion(text string) bool {
+	l := strings.ToLower(text)
+	if !strings.Contains(l, " in") && !strings.Contains(l, "success") && !strings.Contains(l, "complete") && !strings.Contains(l, "authenticated") {
+		return false
+	}
 	loc := completionRE.FindStringIndex(text)
 	if loc == nil {
 		return false
@@ -218,7 +219,11 @@ func (d *detector) analyse(s *Scanner, text string, links []string, partial bool
 	// At most maxURLs URLs per line, and only the text shortly before
 	// each, so that a line full of URLs stays linear.
 	lc := &lineCtx{text: ctx}
-	for _, sp := range urlRE.FindAllStringIndex(text, maxURLs) {
+	var spans [][]int
+	if strings.Contains(text, "://") {
+		spans = urlRE.FindAllStringIndex(text, maxURLs)
+	}
+	for _, sp := range spans {
 		u := trimURL(text[sp[0]:sp[1]])
 		before := text[max(0, sp[0]-maxBefore):sp[0]]
 		d.textURL(s, u, before, lc)
@@ -393,9 +398,10 @@ const (
 // the first and last maxCtx/2 bytes.
 func contextOf(text string) string {
 	var b strings.Builder
+	b.Grow(min(len(text), maxCtx+1))
 	last := 0
 	space := false
-	for _, sp := range anySchemeRE.FindAllStringIndex(text, -1) {
+	for _, sp := range schemeSpans(text) {
 		writeCollapsed(&b, text[last:sp[0]], &space)
 		writeCollapsed(&b, " ", &space)
 		last = sp[1]
@@ -406,6 +412,39 @@ func contextOf(text string) string {
 		out = out[:maxCtx/2] + " " + out[len(out)-maxCtx/2:]
 	}
 	return out
+}
+
+// schemeSpans finds URL-like tokens (scheme://non-space: http, postgres,
+// redis...), which are blanked before reading the wording of a line.
+func schemeSpans(text string) [][2]int {
+	var spans [][2]int
+	from := 0
+	for {
+		i := strings.Index(text[from:], "://")
+		if i < 0 {
+			return spans
+		}
+		i += from
+		start := i
+		for start > 0 && isSchemeByte(text[start-1]) {
+			start--
+		}
+		end := i + 3
+		for end < len(text) && text[end] != ' ' && text[end] != '\t' {
+			end++
+		}
+		if start < i {
+			if n := len(spans); n > 0 && spans[n-1][1] > start {
+				start = spans[n-1][1]
+			}
+			spans = append(spans, [2]int{start, end})
+		}
+		from = end
+	}
+}
+
+func isSchemeByte(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '+' || c == '.' || c == '-'
 }
 
 func writeCollapsed(b *strings.Builder, s string, space *bool) {
@@ -509,9 +548,9 @@ func (d *detector) deviceComplete(s *Scanner, u, code string) {
 // ABCD-EFGH near the word "code", or any upper-case token right after it.
 func (d *detector) findCode(s *Scanner, masked string) {
 	code := ""
-	ctx := codeWordRE.MatchString(masked)
+	ctx := hasCodeWord(masked)
 	for i := len(d.history) - 1; i >= 0 && i >= len(d.history)-2 && !ctx; i-- {
-		ctx = codeWordRE.MatchString(d.history[i])
+		ctx = hasCodeWord(d.history[i])
 	}
 	if !ctx {
 		return
@@ -548,6 +587,10 @@ func (d *detector) findCode(s *Scanner, masked string) {
 		return
 	}
 	d.lastCode.code, d.lastCode.line = code, d.lineNo
+}
+
+func hasCodeWord(s string) bool {
+	return strings.Contains(strings.ToLower(s), "code") && codeWordRE.MatchString(s)
 }
 
 func (d *detector) pair(s *Scanner, u, code string) {
@@ -620,6 +663,11 @@ func (d *detector) flushDevice(s *Scanner) {
 // portWords finds a port announced in words by a listener ("Listening on
 // port 49153 for the callback", "server listening on localhost:8976").
 func (d *detector) portWords(s *Scanner, masked string) {
+	l := strings.ToLower(masked)
+	if !strings.Contains(l, "port") && !strings.Contains(l, "localhost") && !strings.Contains(l, "127.") &&
+		!strings.Contains(l, "::1") && !strings.Contains(l, ":") {
+		return
+	}
 	if !listenRE.MatchString(masked) || negative(masked) || isLogLine(masked) {
 		return
 	}
