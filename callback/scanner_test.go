@@ -51,6 +51,8 @@ func TestScannerCases(t *testing.T) {
 			[]Event{{Type: "callback", Port: 49153, Host: "127.0.0.1", URL: authURL}}},
 		{"unterminated at close", "Visit the URL for the auth dialog: " + authURL,
 			[]Event{{Type: "callback", Port: 49153, Host: "127.0.0.1", URL: authURL}}},
+		{"local identity provider", "Open http://127.0.0.1:9000/authorize?client_id=c&redirect_uri=http%3A%2F%2F127.0.0.1%3A49153%2Fcb\n",
+			[]Event{{Type: "callback", Port: 49153, Host: "127.0.0.1", URL: "http://127.0.0.1:9000/authorize?client_id=c&redirect_uri=http%3A%2F%2F127.0.0.1%3A49153%2Fcb"}}},
 		{"connection refused", "dial tcp 127.0.0.1:5432: connect: connection refused\nGet \"http://127.0.0.1:8200/v1/sys/health\": dial tcp 127.0.0.1:8200: connect: connection refused\n", nil},
 		{"connection string", "DATABASE_URL=postgres://u:p@localhost:5432/db\nconnecting to postgres://u@localhost:5432\n", nil},
 		{"proxy", "HTTP_PROXY=http://127.0.0.1:3128\nhttps_proxy is http://127.0.0.1:3128\n", nil},
