@@ -10,6 +10,7 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -257,10 +258,11 @@ func TestLoginLocalPortBusy(t *testing.T) {
 	if r.ExitCode == 0 || r.ExitCode == -1 {
 		t.Fatalf("local port busy: want a failure exit, got %s", r)
 	}
+	t.Logf("kfwd exited %d after %v", r.ExitCode, r.Elapsed)
 	if !strings.Contains(r.Stderr, port) {
 		t.Errorf("the error does not name the busy port %s:\n%s", port, r.Stderr)
 	}
-	waitFor(t, ctx, "the remote login to be stopped", func() bool { return len(env.NS.ProcessesMatching(tools.TestLogin)) == 0 })
+	assertGone(t, env, "after the port error", tools.TestLogin, "sshd: root")
 	if n := len(env.BrowserURLs()); n != 0 {
 		t.Errorf("the browser was opened %d times although the callback cannot work", n)
 	}
@@ -302,9 +304,7 @@ func TestLoginInterrupt(t *testing.T) {
 	if r.ExitCode == 0 || r.ExitCode == -1 {
 		t.Errorf("kfwd after SIGINT: want a failure exit (130), got %s", r)
 	}
-	waitFor(t, ctx, "the remote login and its session to end", func() bool {
-		return len(env.NS.ProcessesMatching(tools.TestLogin)) == 0 && len(env.NS.ProcessesMatching("sshd: root")) == 0
-	})
+	assertGone(t, env, "after SIGINT", tools.TestLogin, "sshd: root")
 	c, err := net.DialTimeout("tcp", "127.0.0.1:"+port, time.Second)
 	if err == nil {
 		c.Close()
@@ -344,5 +344,34 @@ func TestLoginConnectionLost(t *testing.T) {
 	}
 	if !strings.Contains(r.Stderr, "connection lost") {
 		t.Errorf("stderr does not say \"connection lost\":\n%s", r.Stderr)
+	}
+}
+
+// assertGone waits up to 10 seconds for every process in the namespace whose command line contains
+// one of substrs to exit, and fails listing those left.
+func assertGone(t *testing.T, env *Env, when string, substrs ...string) {
+	t.Helper()
+	left := func() []int {
+		var pids []int
+		for _, s := range substrs {
+			pids = append(pids, env.NS.ProcessesMatching(s)...)
+		}
+		return pids
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for len(left()) > 0 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if pids := left(); len(pids) > 0 {
+		var b strings.Builder
+		for _, p := range pids {
+			cmdline, _ := os.ReadFile("/proc/" + strconv.Itoa(p) + "/cmdline")
+			line := strings.ReplaceAll(string(cmdline), "\x00", " ")
+			if len(line) > 120 {
+				line = line[:120] + "..."
+			}
+			fmt.Fprintf(&b, "\n  pid %d: %s", p, line)
+		}
+		t.Errorf("processes left running on the remote %s:%s", when, b.String())
 	}
 }
