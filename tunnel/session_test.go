@@ -202,7 +202,7 @@ func TestSessionConnectionLost(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(50 * time.Millisecond)
+	waitFor(t, "server side of the connection", func() bool { return srv.Conns() == 1 })
 	srv.DropConns()
 	if status, err := waitSession(t, s); err == nil || status != -1 {
 		t.Errorf("got status %d, %v; want -1 and an error", status, err)
