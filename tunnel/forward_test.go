@@ -114,7 +114,7 @@ func fwdRoundTrip(t *testing.T, addr, line string) string {
 	return string(b)
 }
 
-func waitFor(t *testing.T, what string, cond func() bool) {
+func fwdWaitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for !cond() {
@@ -166,7 +166,7 @@ func TestForwardBothLoopbacksReachSamePort(t *testing.T) {
 	if n := int(accepts.Load()); n != len(addrs) {
 		t.Errorf("remote accepted %d connections, want %d", n, len(addrs))
 	}
-	waitFor(t, "stats", func() bool { return f.Stats().Active == 0 })
+	fwdWaitFor(t, "stats", func() bool { return f.Stats().Active == 0 })
 	if st := f.Stats(); st.Accepted != len(addrs) || st.Opened != len(addrs) || st.DialFailed != 0 {
 		t.Errorf("stats = %+v", st)
 	}
@@ -198,13 +198,13 @@ func TestForwardDialsLazily(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "accept", func() bool { return f.Stats().Accepted == 1 })
+	fwdWaitFor(t, "accept", func() bool { return f.Stats().Accepted == 1 })
 	time.Sleep(100 * time.Millisecond)
 	if n := accepts.Load(); n != 0 {
 		t.Fatalf("an idle connection reached the remote (%d accepts)", n)
 	}
 	pre.Close()
-	waitFor(t, "idle close", func() bool { return f.Stats().Active == 0 })
+	fwdWaitFor(t, "idle close", func() bool { return f.Stats().Active == 0 })
 	if st := f.Stats(); st.Opened != 0 || accepts.Load() != 0 {
 		t.Fatalf("idle connection opened a channel: %+v, remote accepts %d", st, accepts.Load())
 	}
@@ -250,7 +250,7 @@ func TestForwardOneConnectionServerWithPreconnect(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer pre.Close()
-	waitFor(t, "preconnect accepted", func() bool { return f.Stats().Accepted == 1 })
+	fwdWaitFor(t, "preconnect accepted", func() bool { return f.Stats().Accepted == 1 })
 	got := fwdRoundTrip(t, addr, "GET /callback?code=x\n")
 	if want := "HTTP/1.0 200 OK\r\n\r\nlogged in: GET /callback?code=x\n"; got != want {
 		t.Fatalf("got %q, want %q", got, want)

@@ -35,7 +35,7 @@ func TestProbeForwarding(t *testing.T) {
 
 func TestProbeForwardingConnectionLost(t *testing.T) {
 	c, srv := fwdClient(t, minisshd.Options{})
-	waitFor(t, "server side of the connection", func() bool { return srv.Conns() == 1 })
+	fwdWaitFor(t, "server side of the connection", func() bool { return srv.Conns() == 1 })
 	srv.DropConns()
 	c.SSH().Wait()
 	got, err := c.ProbeForwarding(context.Background())

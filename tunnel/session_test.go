@@ -121,7 +121,7 @@ func TestSessionPTYTermSizeAndResize(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	waitFor(t, "first output", func() bool { return strings.Contains(out.String(), "size=") })
+	fwdWaitFor(t, "first output", func() bool { return strings.Contains(out.String(), "size=") })
 	if !strings.Contains(out.String(), "term=xterm-kfwd size=24 91") {
 		t.Fatalf("got %q", out.String())
 	}
@@ -202,7 +202,7 @@ func TestSessionConnectionLost(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "server side of the connection", func() bool { return srv.Conns() == 1 })
+	fwdWaitFor(t, "server side of the connection", func() bool { return srv.Conns() == 1 })
 	srv.DropConns()
 	if status, err := waitSession(t, s); err == nil || status != -1 {
 		t.Errorf("got status %d, %v; want -1 and an error", status, err)
