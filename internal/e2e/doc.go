@@ -16,4 +16,8 @@
 //	cmd.Env = env.KfwdEnv(tools)
 //
 // Test binaries should use Main from TestMain so the built programs and stale namespaces are removed.
+//
+// Environment: KFWD_E2E_BINARY tests a prebuilt kfwd instead of building ./cmd/kfwd;
+// KFWD_TEST_BROWSER_LOG is where testbrowser records the URLs it opens (Env sets it);
+// KFWD_TEST_BROWSER_FETCH=0 makes testbrowser only record, like a user who never signs in.
 package e2e
