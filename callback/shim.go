@@ -35,11 +35,35 @@ var shimScript = []string{
 // busy box), mktemp, chmod, cp, rm, tr and base64 or od. Many CLIs print
 // only part of what they hand to the browser (claude, q): the shims make
 // the full URL reach the Scanner.
-func WrapCommand(argv []string) string {
+func WrapCommand(argv []string) string { return wrap(argv, "") }
+
+// WrapStoppable is WrapCommand for a login kfwd may have to stop from outside:
+// the wrapper records its pid in the remote file ${TMPDIR:-/tmp}/kfwd-<id>.pid
+// (removed on exit), and StopCommand(id) is the remote command that stops it.
+// This is how kfwd ends a remote login on Ctrl-C or an error: OpenSSH refuses
+// "signal" requests in root sessions ("session signalling requires privilege
+// separation") and hangs up only sessions that have a PTY. id must be
+// [0-9a-zA-Z] only.
+func WrapStoppable(argv []string, id string) string { return wrap(argv, id) }
+
+// StopCommand returns the remote command that sends TERM to the login wrapped
+// by WrapStoppable(argv, id); the wrapper passes it on and exits.
+func StopCommand(id string) string {
+	script := `f="${TMPDIR:-/tmp}/kfwd-` + id + `.pid"; [ -f "$f" ] && kill -TERM "$(cat "$f")" 2>/dev/null; exit 0`
+	return "exec /bin/sh -c " + shQuote(script)
+}
+
+func wrap(argv []string, id string) string {
 	var b strings.Builder
+	if id != "" {
+		b.WriteString(`kfwd_f="${TMPDIR:-/tmp}/kfwd-` + id + `.pid"; echo $$ >"$kfwd_f" 2>/dev/null || kfwd_f=; `)
+	} else {
+		b.WriteString(`kfwd_f=; `)
+	}
 	b.WriteString(`kfwd_d=$(mktemp -d 2>/dev/null || mktemp -d -t kfwd 2>/dev/null) || kfwd_d=; `)
+	b.WriteString(`trap 'rm -rf ${kfwd_d:+"$kfwd_d"} ${kfwd_f:+"$kfwd_f"}' EXIT; `)
 	b.WriteString(`if [ -n "$kfwd_d" ] && [ -d "$kfwd_d" ]; then `)
-	b.WriteString(`trap 'rm -rf "$kfwd_d"' EXIT; trap 'exit 129' HUP; trap 'exit 130' INT; trap 'exit 143' TERM; `)
+
 	b.WriteString(`printf '%s\n'`)
 	for _, l := range shimScript {
 		b.WriteString(" ")
@@ -53,8 +77,22 @@ func WrapCommand(argv []string) string {
 	b.WriteString(`; do cp "$kfwd_d/xdg-open" "$kfwd_d/$kfwd_n"; done; `)
 	b.WriteString(`PATH="$kfwd_d:$PATH"; BROWSER="$kfwd_d/xdg-open"; export PATH BROWSER; `)
 	b.WriteString(`fi; `)
-	// Not exec: the EXIT trap must run after argv ends.
-	b.WriteString(`"$@"; kfwd_s=$?; exit $kfwd_s`)
+	// Not exec: the EXIT trap must run after argv ends. argv runs in the
+	// background with the shell's stdin (fd 3: a background job's stdin would
+	// be /dev/null) so that the shell can act on signals while argv runs: a
+	// shell runs traps only between commands, and `wait` is one it can leave.
+	// A session without a PTY gets no hangup from sshd when kfwd closes it, and
+	// a "signal" request reaches only this shell, so the shell passes HUP, INT
+	// and TERM on to argv as TERM (a background job ignores INT) and exits with
+	// the status the signal means.
+	b.WriteString(`kfwd_x=; kfwd_p=; `)
+	b.WriteString(`trap 'kfwd_x=129; kill -TERM $kfwd_p 2>/dev/null' HUP; `)
+	b.WriteString(`trap 'kfwd_x=130; kill -TERM $kfwd_p 2>/dev/null' INT; `)
+	b.WriteString(`trap 'kfwd_x=143; kill -TERM $kfwd_p 2>/dev/null' TERM; `)
+	b.WriteString(`exec 3<&0; "$@" <&3 3<&- & kfwd_p=$!; exec 3<&-; `)
+	b.WriteString(`wait $kfwd_p; kfwd_s=$?; `)
+	b.WriteString(`while kill -0 $kfwd_p 2>/dev/null; do wait $kfwd_p; kfwd_s=$?; done; `)
+	b.WriteString(`[ -z "$kfwd_x" ] || kfwd_s=$kfwd_x; exit $kfwd_s`)
 
 	var cmd strings.Builder
 	cmd.WriteString("exec /bin/sh -c ")

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -144,8 +146,9 @@ func login(ctx context.Context, e *env, u *ui, o loginOptions) (err error) {
 
 	stdinFile, isTTY := e.stdin.(*os.File)
 	isTTY = isTTY && term.IsTerminal(int(stdinFile.Fd()))
+	stopID := randomID()
 	opts := tunnel.SessionOptions{
-		Command: callback.WrapCommand(o.command),
+		Command: callback.WrapStoppable(o.command, stopID),
 		PTY:     isTTY,
 		Term:    e.getenv("TERM"),
 		Stdin:   e.stdin,
@@ -206,10 +209,7 @@ func login(ctx context.Context, e *env, u *ui, o loginOptions) (err error) {
 	select {
 	case res = <-done:
 	case <-ctx.Done():
-		// Stop the remote login: interrupt it, then close the session so sshd
-		// hangs it up even if it ignores the signal.
-		sess.Signal(os.Interrupt)
-		sess.Close()
+		stopRemote(client, sess, stopID)
 		return context.Cause(ctx)
 	}
 	stdout.close()
@@ -223,6 +223,25 @@ func login(ctx context.Context, e *env, u *ui, o loginOptions) (err error) {
 		return remoteExit{res.status}
 	}
 	return nil
+}
+
+// stopRemote ends the remote login when kfwd gives up on it: an interrupt, then
+// TERM through the wrapper's pid file (sshd refuses signals in root sessions and
+// hangs up only PTY sessions), then closing the session. Each step is bounded,
+// so a dead connection delays kfwd's exit by at most a few seconds.
+func stopRemote(c *tunnel.Client, s *tunnel.Session, id string) {
+	s.Signal(os.Interrupt)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	c.Run(ctx, callback.StopCommand(id))
+	s.Close()
+}
+
+// randomID names one login's remote pid file.
+func randomID() string {
+	b := make([]byte, 8)
+	rand.Read(b)
+	return hex.EncodeToString(b)
 }
 
 // causeOr prefers the reason the context ended (timeout, Ctrl-C, connection
