@@ -56,7 +56,7 @@ func StopCommand(id string) string {
 func wrap(argv []string, id string) string {
 	var b strings.Builder
 	if id != "" {
-		b.WriteString(`kfwd_f="${TMPDIR:-/tmp}/kfwd-` + id + `.pid"; echo $$ >"$kfwd_f" 2>/dev/null || kfwd_f=; `)
+		b.WriteString(`kfwd_f="${TMPDIR:-/tmp}/kfwd-` + id + `.pid"; `)
 	} else {
 		b.WriteString(`kfwd_f=; `)
 	}
@@ -90,6 +90,9 @@ func wrap(argv []string, id string) string {
 	b.WriteString(`trap 'kfwd_x=130; kill -TERM $kfwd_p 2>/dev/null' INT; `)
 	b.WriteString(`trap 'kfwd_x=143; kill -TERM $kfwd_p 2>/dev/null' TERM; `)
 	b.WriteString(`exec 3<&0; "$@" <&3 3<&- & kfwd_p=$!; exec 3<&-; `)
+	// The pid file appears only once the traps are set and argv runs, so a stop
+	// never finds a wrapper that cannot pass it on.
+	b.WriteString(`[ -z "$kfwd_f" ] || echo $$ >"$kfwd_f" 2>/dev/null || kfwd_f=; `)
 	b.WriteString(`wait $kfwd_p; kfwd_s=$?; `)
 	b.WriteString(`while kill -0 $kfwd_p 2>/dev/null; do wait $kfwd_p; kfwd_s=$?; done; `)
 	b.WriteString(`[ -z "$kfwd_x" ] || kfwd_s=$kfwd_x; exit $kfwd_s`)

@@ -29,7 +29,9 @@ func (e usageError) Unwrap() error { return e.err }
 // report, only a status to exit with.
 type remoteExit struct{ status int }
 
-func (e remoteExit) Error() string { return fmt.Sprintf("remote command exited with status %d", e.status) }
+func (e remoteExit) Error() string {
+	return fmt.Sprintf("remote command exited with status %d", e.status)
+}
 
 // errInterrupted is returned when the user pressed Ctrl-C (outside raw mode) or
 // sent SIGINT/SIGTERM.

@@ -19,7 +19,7 @@ type forwarder struct {
 	probed chan struct{}
 	status tunnel.ForwardStatus
 	relay  *tunnel.Relay // set when forwarding is prohibited and a relay program exists
-	err    error // why no path to the remote exists
+	err    error         // why no path to the remote exists
 
 	mu       sync.Mutex
 	forwards map[int]*tunnel.Forward
