@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
 	"time"
 
 	"github.com/kfwd/kfwd/internal/demo"
@@ -64,6 +65,16 @@ func runDemo(ctx context.Context, e *env, u *ui, noBrowser bool, timeout time.Du
 		return fmt.Errorf("demo: reading its ssh_config: %w", err)
 	}
 	u.statusf("demo: running kfwd login -F %s %s -- %s", cfg, demo.Alias, demo.Command)
+	var open func(string) error
+	if !noBrowser && !hasBrowser(e) {
+		// A fresh server or CI has no browser to show: the demo signs in the
+		// way a signed-in browser would, following the URL itself.
+		u.statusf("demo: no browser on this machine ($BROWSER unset, no display): following the sign-in URL in-process instead")
+		open = func(url string) error {
+			go d.Follow(ctx, url)
+			return nil
+		}
+	}
 	err = login(ctx, e, u, loginOptions{
 		host: h,
 		resolve: func(alias string) (*sshconfig.Host, error) {
@@ -73,6 +84,7 @@ func runDemo(ctx context.Context, e *env, u *ui, noBrowser bool, timeout time.Du
 		noBrowser: noBrowser,
 		timeout:   timeout,
 		prompt:    noPrompter{},
+		open:      open,
 	})
 	if err != nil {
 		return err
@@ -94,4 +106,17 @@ func (noPrompter) Secret(prompt string) ([]byte, error) {
 
 func (noPrompter) Ask(prompt string) (string, error) {
 	return "", fmt.Errorf("demo: unexpected prompt %q", prompt)
+}
+
+// hasBrowser tells whether openBrowser can show a page: $BROWSER is set, or the
+// platform has a desktop (on Linux and BSD, a display server to talk to).
+func hasBrowser(e *env) bool {
+	if e.getenv("BROWSER") != "" {
+		return true
+	}
+	switch runtime.GOOS {
+	case "darwin", "windows":
+		return true
+	}
+	return e.getenv("DISPLAY") != "" || e.getenv("WAYLAND_DISPLAY") != ""
 }

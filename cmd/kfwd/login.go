@@ -104,6 +104,8 @@ type loginOptions struct {
 	timeout   time.Duration
 	// prompt overrides the terminal prompter (the demo trusts its own key).
 	prompt tunnel.Prompter
+	// open overrides how URLs are opened (default openBrowser).
+	open func(url string) error
 }
 
 // login is the whole of `kfwd login`: dial, run the remote login, forward what it
@@ -194,7 +196,11 @@ func login(ctx context.Context, e *env, u *ui, o loginOptions) (err error) {
 		defer stopResize()
 	}
 
-	go handleEvents(ctx, cancel, e, u, fw, o.noBrowser, events)
+	open := o.open
+	if open == nil {
+		open = func(url string) error { return openBrowser(e, url) }
+	}
+	go handleEvents(ctx, cancel, u, fw, o.noBrowser, open, events)
 
 	type result struct {
 		status int
@@ -271,7 +277,7 @@ func notifyInterrupt(cancel context.CancelCauseFunc) func() {
 
 // handleEvents acts on what the scanner found: forward each callback port once,
 // open each URL once, show device codes.
-func handleEvents(ctx context.Context, cancel context.CancelCauseFunc, e *env, u *ui, fw *forwarder, noBrowser bool, events <-chan callback.Event) {
+func handleEvents(ctx context.Context, cancel context.CancelCauseFunc, u *ui, fw *forwarder, noBrowser bool, openURL func(string) error, events <-chan callback.Event) {
 	opened := map[string]bool{}
 	open := func(url, what string) {
 		if url == "" || opened[url] {
@@ -282,7 +288,7 @@ func handleEvents(ctx context.Context, cancel context.CancelCauseFunc, e *env, u
 			u.noticef("open this URL in your browser: %s", url)
 			return
 		}
-		if err := openBrowser(e, url); err != nil {
+		if err := openURL(url); err != nil {
 			u.noticef("could not open a browser (%v); open this URL: %s", err, url)
 			return
 		}

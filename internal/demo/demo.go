@@ -345,3 +345,25 @@ type tcpAddrListener struct {
 func (l tcpAddrListener) Addr() net.Addr {
 	return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: l.port}
 }
+
+// Follow fetches url and its redirects as a signed-in browser would: the
+// identity provider approves at once and redirects to the callback on local
+// loopback, which kfwd forwards to the remote login. It is the demo's stand-in
+// where no real browser can be opened.
+func (d *Demo) Follow(ctx context.Context, url string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := d.http.Do(req)
+	if err != nil {
+		d.logf("demo browser: %v", err)
+		return err
+	}
+	defer resp.Body.Close()
+	io.Copy(io.Discard, resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("demo browser: %s", resp.Status)
+	}
+	return nil
+}
