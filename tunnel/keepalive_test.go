@@ -38,10 +38,10 @@ func TestKeepaliveAnsweringServer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Many intervals pass with count max 1: replies must keep it going.
-	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	// Many intervals pass: replies must keep it going.
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
 	defer cancel()
-	if err := c.Keepalive(ctx, 10*time.Millisecond, 1); err != nil {
+	if err := c.Keepalive(ctx, 20*time.Millisecond, 5); err != nil {
 		t.Fatalf("Keepalive = %v, want nil on context end", err)
 	}
 	mustRun(t, c)
@@ -59,6 +59,8 @@ func TestKeepaliveConnectionDropped(t *testing.T) {
 	defer cancel()
 	done := make(chan error, 1)
 	go func() { done <- c.Keepalive(ctx, 10*time.Millisecond, 3) }()
+	// The server registers the connection once its side of the handshake ends.
+	waitFor(t, "server side of the connection", func() bool { return srv.Conns() == 1 })
 	srv.DropConns()
 	if err := <-done; !errors.Is(err, ErrConnectionLost) {
 		t.Fatalf("got %v, want ErrConnectionLost", err)
