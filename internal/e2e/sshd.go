@@ -209,12 +209,17 @@ type ClientConfig struct {
 	KnownHostsFile string
 	// StrictHostKeyChecking defaults to "yes".
 	StrictHostKeyChecking string
+	// IdentityAgent is the IdentityAgent value; "" means "none" (no agent). NoIdentityAgent leaves
+	// the keyword out, so that $SSH_AUTH_SOCK applies.
+	IdentityAgent   string
+	NoIdentityAgent bool
 	// Extra lines go into the Host block.
 	Extra []string
 }
 
 // SSHConfig writes an ssh_config file with a Host block for alias pointing at the server and returns
-// its path. The block uses only this test's files: IdentityAgent none, GlobalKnownHostsFile /dev/null.
+// its path. The block uses only this test's files: IdentityAgent none (unless c says otherwise),
+// GlobalKnownHostsFile /dev/null.
 func (s *SSHD) SSHConfig(t testing.TB, alias string, c ClientConfig) string {
 	t.Helper()
 	dir := t.TempDir()
@@ -242,18 +247,26 @@ func (s *SSHD) SSHConfig(t testing.TB, alias string, c ClientConfig) string {
 		}
 		writeFile(t, kh, content)
 	}
+	agent := c.IdentityAgent
+	if agent == "" {
+		agent = "none"
+	}
 	lines := []string{
 		"Host " + alias,
 		"  HostName " + c.HostName,
 		"  Port " + strconv.Itoa(c.Port),
 		"  User " + c.User,
 		"  IdentityFile " + c.IdentityFile,
-		"  IdentityAgent none",
-		"  UserKnownHostsFile " + kh,
-		"  GlobalKnownHostsFile /dev/null",
-		"  StrictHostKeyChecking " + c.StrictHostKeyChecking,
-		"  BatchMode yes",
 	}
+	if !c.NoIdentityAgent {
+		lines = append(lines, "  IdentityAgent "+agent)
+	}
+	lines = append(lines,
+		"  UserKnownHostsFile "+kh,
+		"  GlobalKnownHostsFile /dev/null",
+		"  StrictHostKeyChecking "+c.StrictHostKeyChecking,
+		"  BatchMode yes",
+	)
 	if c.IdentitiesOnly {
 		lines = append(lines, "  IdentitiesOnly yes")
 	}
