@@ -332,7 +332,7 @@ type scanWriter struct {
 	closed bool
 }
 
-const idleDelay = 150 * time.Millisecond
+const idleDelay = 50 * time.Millisecond
 
 func newScanWriter(dst io.Writer, events chan<- callback.Event) *scanWriter {
 	w := &scanWriter{dst: dst, s: callback.NewScanner(), events: events}
