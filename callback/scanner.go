@@ -51,14 +51,13 @@ type Scanner struct {
 	mhold  []byte // held bytes of a possible marker
 
 	// terminal text
-	tstate   int
-	csiLen   int
-	osc      []byte
-	oscOver  bool
-	pendCR   bool
-	line     []byte
-	links    []string
-	lineOver bool
+	tstate  int
+	csiLen  int
+	osc     []byte
+	oscOver bool
+	pendCR  bool
+	line    []byte
+	links   []string
 
 	d detector
 

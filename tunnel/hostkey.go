@@ -485,7 +485,7 @@ func keyType(key ssh.PublicKey) string {
 		t = "ED25519-SK"
 	case t == ssh.KeyAlgoSKECDSA256:
 		t = "ECDSA-SK"
-	case t == ssh.KeyAlgoDSA:
+	case t == "ssh-dss":
 		t = "DSA"
 	}
 	return t + suffix

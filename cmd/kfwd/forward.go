@@ -268,12 +268,11 @@ func forwardEventLogger(u *ui) func(tunnel.ForwardEvent) {
 // route to the remote's loopback: direct-tcpip, or a relay program when the
 // server prohibits forwarding.
 type liveConn struct {
-	mu     sync.Mutex
-	c      *tunnel.Client
-	route  chan struct{} // closed once the route for c is known
-	relay  *tunnel.Relay
-	ready  chan struct{} // closed while connected
-	closed bool
+	mu    sync.Mutex
+	c     *tunnel.Client
+	route chan struct{} // closed once the route for c is known
+	relay *tunnel.Relay
+	ready chan struct{} // closed while connected
 }
 
 func newLiveConn() *liveConn { return &liveConn{ready: make(chan struct{})} }

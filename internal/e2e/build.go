@@ -6,7 +6,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -90,7 +89,7 @@ func goBuild(outDir string, pkgs ...string) error {
 	}
 	goTool, err := exec.LookPath("go")
 	if err != nil {
-		goTool = filepath.Join(runtime.GOROOT(), "bin", "go")
+		goTool = "/usr/local/go/bin/go"
 	}
 	args := append([]string{"build", "-o", outDir + string(filepath.Separator)}, pkgs...)
 	cmd := exec.Command(goTool, args...)
