@@ -20,7 +20,7 @@ type detector struct {
 	pending   *logical // a line ending in a URL that may continue on the next line
 	completed bool     // the login said it is done: later loopback mentions are not callbacks
 
-	ports       map[int]bool // port -> callback event carried a URL
+	ports       map[int]string // port -> the last URL its callback events carried ("" for none)
 	seen        map[string]bool
 	sawCallback bool
 
@@ -48,7 +48,7 @@ type candidate struct {
 }
 
 func (d *detector) init() {
-	d.ports = make(map[int]bool)
+	d.ports = make(map[int]string)
 	d.seen = make(map[string]bool)
 	d.devDone = make(map[string]bool)
 }
@@ -204,7 +204,12 @@ func (d *detector) analyse(s *Scanner, text string, links []string, partial bool
 		d.lineNo++
 	}
 	if d.completed {
-		return
+		if !startsSignIn(text) {
+			return
+		}
+		// A second sign-in after the first one finished (a CLI that signs
+		// in to two services): read the output again.
+		d.completed = false
 	}
 	// Wording is read from a short form of the line: URLs blanked, runs of
 	// spaces collapsed, at most maxCtx bytes. Login prompts are short; this
@@ -324,6 +329,25 @@ func (d *detector) opener(s *Scanner, u string) {
 		return
 	}
 	d.remoteURL(s, u, pu, "", true)
+}
+
+// startsSignIn reports whether a line carries an authorize URL whose redirect
+// is a loopback listener: the one signal strong enough to trust after a login
+// said it is done, when loopback mentions are otherwise taken as passing ones.
+func startsSignIn(text string) bool {
+	if !strings.Contains(text, "://") {
+		return false
+	}
+	for _, u := range urlRE.FindAllString(text, maxURLs) {
+		t, _, ok := redirectTarget(trimURL(u))
+		if !ok {
+			continue
+		}
+		if tu, err := url.Parse(t); err == nil && isLoopback(tu.Hostname()) && portOf(tu) != 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // redirectsElsewhere reports whether a URL carries a redirect to a different
@@ -491,18 +515,21 @@ func (l *lineCtx) docs() bool {
 }
 
 func (d *detector) callback(s *Scanner, port int, host, u string) {
-	hasURL, known := d.ports[port]
+	last, known := d.ports[port]
 	switch {
 	case !known:
 		if len(d.ports) >= 1024 {
 			return
 		}
-		d.ports[port] = u != ""
+		d.ports[port] = u
 		d.sawCallback = true
 		d.cands = nil
 		s.emit(Event{Type: TypeCallback, Port: port, Host: host, URL: u})
-	case !hasURL && u != "":
-		d.ports[port] = true
+	case u != "" && u != last:
+		// The URL became known, or a new sign-in on the same port (a CLI
+		// that signs in to a second service): the port is forwarded
+		// already, the new URL still has to be opened.
+		d.ports[port] = u
 		s.emit(Event{Type: TypeCallback, Port: port, Host: host, URL: u})
 	}
 }
