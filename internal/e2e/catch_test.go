@@ -306,6 +306,21 @@ func TestCatchScanJSON(t *testing.T) {
 			}
 		}
 	})
+	t.Run("local agent after the sign-in", func(t *testing.T) {
+		// After a finished login, a loopback address that is not a sign-in's redirect is no callback.
+		in := "Open this URL to sign in:\n" +
+			"https://auth.example.test/authorize?client_id=cli&redirect_uri=http%3A%2F%2F127.0.0.1%3A41003%2Fcallback&state=s\n" +
+			"Logged in as Demo User\n" +
+			"Starting the local agent on http://127.0.0.1:41004/\n" +
+			"Dashboard: http://localhost:41005/ui\n"
+		evs := scan(t, in, "--json")
+		if !find(evs, "callback", func(ev map[string]any) bool { return ev["port"] == float64(41003) }) {
+			t.Errorf("no callback event for the sign-in's port 41003: %v", evs)
+		}
+		if find(evs, "callback", func(ev map[string]any) bool { return ev["port"] != float64(41003) }) {
+			t.Errorf("a loopback address printed after the sign-in was taken for a callback: %v", evs)
+		}
+	})
 	t.Run("loopback mentioned in passing", func(t *testing.T) {
 		in := "psql: error: connection to server at \"127.0.0.1\", port 5432 failed: Connection refused\n" +
 			"dial tcp 127.0.0.1:5432: connect: connection refused\n" +
