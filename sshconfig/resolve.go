@@ -261,8 +261,8 @@ func (r *resolver) readFile(name string, fl readFlags, active *bool, depth int) 
 		if err != nil {
 			return false, fmt.Errorf("reading %s: %w", name, err)
 		}
-		if sys, ok := st.Sys().(*syscall.Stat_t); ok {
-			if (sys.Uid != 0 && int(sys.Uid) != r.uid) || st.Mode().Perm()&0o022 != 0 {
+		if uid, ok := fileOwner(st); ok {
+			if (uid != 0 && uid != r.uid) || st.Mode().Perm()&0o022 != 0 {
 				return false, fmt.Errorf("reading %s: bad owner or permissions", name)
 			}
 		}

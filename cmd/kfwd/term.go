@@ -4,9 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 
 	"github.com/kfwd/kfwd/tunnel"
 	"golang.org/x/term"
@@ -38,24 +36,4 @@ func terminalPrompter(e *env) tunnel.Prompter {
 		p = ttyPrompter{tty}
 	}
 	return tunnel.ChoosePrompter(p, e.getenv)
-}
-
-// watchResize sends the local terminal's size to the remote PTY on SIGWINCH.
-func watchResize(fd int, s *tunnel.Session) func() {
-	ch := make(chan os.Signal, 1)
-	signal.Notify(ch, syscall.SIGWINCH)
-	done := make(chan struct{})
-	go func() {
-		for {
-			select {
-			case <-ch:
-				if w, h, err := term.GetSize(fd); err == nil {
-					s.Resize(w, h)
-				}
-			case <-done:
-				return
-			}
-		}
-	}()
-	return func() { signal.Stop(ch); close(done) }
 }
