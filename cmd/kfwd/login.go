@@ -128,7 +128,16 @@ func login(ctx context.Context, e *env, u *ui, o loginOptions) (err error) {
 	if prompt == nil {
 		prompt = terminalPrompter(e)
 	}
+	stopSpin := func() {}
+	if u.verbose == 0 {
+		stopSpin = u.spin("connecting to " + h.Alias)
+		if prompt != nil {
+			// A question (host key, passphrase) ends the spinner first.
+			prompt = spinStopper{prompt, stopSpin}
+		}
+	}
 	client, err := tunnel.Dial(ctx, tunnel.DialOptions{Host: h, Resolve: o.resolve, Prompt: prompt, Logf: u.logf(1), Stderr: e.stderr})
+	stopSpin()
 	if err != nil {
 		return causeOr(ctx, err)
 	}
@@ -384,4 +393,21 @@ func (w *scanWriter) close() {
 	show, evs := w.s.Close()
 	w.dst.Write(show)
 	w.send(evs)
+}
+
+// spinStopper stops the progress spinner before a question is asked, so that
+// the prompt is not drawn over.
+type spinStopper struct {
+	tunnel.Prompter
+	stop func()
+}
+
+func (p spinStopper) Secret(prompt string) ([]byte, error) {
+	p.stop()
+	return p.Prompter.Secret(prompt)
+}
+
+func (p spinStopper) Ask(prompt string) (string, error) {
+	p.stop()
+	return p.Prompter.Ask(prompt)
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"time"
 
 	"golang.org/x/term"
 )
@@ -22,6 +23,7 @@ type ui struct {
 	quiet   bool
 	verbose int
 	color   bool
+	tty     bool // stderr is a terminal: progress may be drawn in place
 	raw     bool // the local terminal is in raw mode: lines end in \r\n
 }
 
@@ -29,6 +31,9 @@ func newUI(e *env, jsonOut, quiet bool, verbose int) *ui {
 	u := &ui{out: e.stdout, err: e.stderr, json: jsonOut, quiet: quiet, verbose: verbose}
 	if f, ok := e.stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) && e.getenv("NO_COLOR") == "" && e.getenv("TERM") != "dumb" {
 		u.color = true
+	}
+	if f, ok := e.stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		u.tty = true
 	}
 	return u
 }
@@ -121,4 +126,36 @@ func (u *ui) fail(msg string, hints []string) {
 	for _, h := range hints {
 		u.line(u.err, u.paint("33", "kfwd: hint: ")+h)
 	}
+}
+
+// spin draws a progress line in place on a terminal ("⠋ connecting to host")
+// until the returned stop is called, which clears it. Off the terminal, with
+// -q or --json it draws nothing: pipes and logs get only whole status lines.
+func (u *ui) spin(what string) (stop func()) {
+	if !u.tty || u.quiet || u.json {
+		return func() {}
+	}
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		frames := []string{"⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"}
+		t := time.NewTicker(100 * time.Millisecond)
+		defer t.Stop()
+		for i := 0; ; i++ {
+			u.mu.Lock()
+			io.WriteString(u.err, "\r\x1b[K"+u.paint("2", frames[i%len(frames)]+" "+what))
+			u.mu.Unlock()
+			select {
+			case <-t.C:
+			case <-done:
+				u.mu.Lock()
+				io.WriteString(u.err, "\r\x1b[K")
+				u.mu.Unlock()
+				return
+			}
+		}
+	}()
+	var once sync.Once
+	return func() { once.Do(func() { close(done); <-finished }) }
 }
