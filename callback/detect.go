@@ -79,10 +79,6 @@ func (d *detector) flushPending(s *Scanner) {
 	}
 }
 
-// endFeed runs after each Feed; nothing is time-based, so it only keeps
-// the state small.
-func (d *detector) endFeed(*Scanner) {}
-
 func isURLByte(c byte) bool {
 	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' ||
 		strings.IndexByte("-._~:/?#[]@!$&()*+,;=%", c) >= 0

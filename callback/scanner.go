@@ -105,7 +105,6 @@ func (s *Scanner) Feed(p []byte) (show []byte, events []Event) {
 		s.markerByte(p[i])
 		i++
 	}
-	s.d.endFeed(s)
 	return s.show, s.takeEvents()
 }
 
