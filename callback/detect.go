@@ -20,9 +20,8 @@ type detector struct {
 	pending   *logical // a line ending in a URL that may continue on the next line
 	completed bool     // the login said it is done: later loopback mentions are not callbacks
 
-	ports       map[int]string // port -> the last URL its callback events carried ("" for none)
-	seen        map[string]bool
-	sawCallback bool
+	ports map[int]string // port -> the last URL its callback events carried ("" for none)
+	seen  map[string]bool
 
 	cands    []candidate
 	lastCode struct {
@@ -518,7 +517,6 @@ func (d *detector) callback(s *Scanner, port int, host, u string) {
 			return
 		}
 		d.ports[port] = u
-		d.sawCallback = true
 		d.cands = nil
 		s.emit(Event{Type: TypeCallback, Port: port, Host: host, URL: u})
 	case u != "" && u != last:
@@ -531,7 +529,8 @@ func (d *detector) callback(s *Scanner, port int, host, u string) {
 }
 
 func (d *detector) open(s *Scanner, u string) {
-	if d.sawCallback || d.seen[u] {
+	// Once a callback was seen, that sign-in page is the one to open.
+	if len(d.ports) > 0 || d.seen[u] {
 		return
 	}
 	d.markSeen(u)
