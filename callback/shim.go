@@ -64,17 +64,18 @@ func wrap(argv []string, id string) string {
 	b.WriteString(`trap 'rm -rf ${kfwd_d:+"$kfwd_d"} ${kfwd_f:+"$kfwd_f"}' EXIT; `)
 	b.WriteString(`if [ -n "$kfwd_d" ] && [ -d "$kfwd_d" ]; then `)
 
-	b.WriteString(`printf '%s\n'`)
+	// printf is a builtin: writing each shim costs no process, only the
+	// chmod does (the login's start-up is on the critical path).
+	b.WriteString(`for kfwd_n in`)
+	for _, n := range shimNames {
+		b.WriteString(" " + n)
+	}
+	b.WriteString(`; do printf '%s\n'`)
 	for _, l := range shimScript {
 		b.WriteString(" ")
 		b.WriteString(shQuote(l))
 	}
-	b.WriteString(` >"$kfwd_d/xdg-open" && chmod 755 "$kfwd_d/xdg-open" && `)
-	b.WriteString(`for kfwd_n in`)
-	for _, n := range shimNames[1:] {
-		b.WriteString(" " + n)
-	}
-	b.WriteString(`; do cp "$kfwd_d/xdg-open" "$kfwd_d/$kfwd_n"; done; `)
+	b.WriteString(` >"$kfwd_d/$kfwd_n"; done; chmod 755 "$kfwd_d"/*; `)
 	b.WriteString(`PATH="$kfwd_d:$PATH"; BROWSER="$kfwd_d/xdg-open"; export PATH BROWSER; `)
 	b.WriteString(`fi; `)
 	// Not exec: the EXIT trap must run after argv ends. argv runs in the
