@@ -234,7 +234,7 @@ func (d *detector) analyse(s *Scanner, text string, links []string, partial bool
 		}
 	}
 	d.findCode(s, ctx)
-	d.portWords(s, ctx)
+	d.portWords(s, lc)
 
 	if !partial {
 		if strings.TrimSpace(text) != "" {
@@ -684,13 +684,16 @@ func (d *detector) flushDevice(s *Scanner) {
 
 // portWords finds a port announced in words by a listener ("Listening on
 // port 49153 for the callback", "server listening on localhost:8976").
-func (d *detector) portWords(s *Scanner, masked string) {
+// line is the line's wording, whose negative and log-line verdicts the
+// URLs on it may have computed already.
+func (d *detector) portWords(s *Scanner, line *lineCtx) {
+	masked := line.text
 	l := strings.ToLower(masked)
 	if !strings.Contains(l, "port") && !strings.Contains(l, "localhost") && !strings.Contains(l, "127.") &&
 		!strings.Contains(l, "::1") && !strings.Contains(l, ":") {
 		return
 	}
-	if !listenRE.MatchString(masked) || negative(masked) || isLogLine(masked) {
+	if !listenRE.MatchString(masked) || line.negative() || line.logLine() {
 		return
 	}
 	host, port := "localhost", 0
