@@ -291,22 +291,18 @@ func (l *liveConn) set(ctx context.Context, c *tunnel.Client, u *ui) {
 	l.mu.Unlock()
 	go func() {
 		defer close(route)
-		st, err := c.ProbeForwarding(ctx)
-		if err != nil || st != tunnel.ForwardProhibited {
-			if err != nil {
-				u.debugf(1, "forwarding probe: %v", err)
-			}
-			return
-		}
-		r, err := c.FindRelay(ctx)
+		r, err := probeRoute(ctx, c, u)
 		if err != nil {
 			u.statusf("the server does not allow TCP forwarding and %v", err)
+			return
+		}
+		if r == nil {
 			return
 		}
 		u.statusf("the server does not allow TCP forwarding; carrying connections through %s on the remote", r.Kind)
 		l.mu.Lock()
 		if l.c == c {
-			l.relay = &r
+			l.relay = r
 		}
 		l.mu.Unlock()
 	}()
@@ -350,10 +346,7 @@ func (l *liveConn) dialer(port int) tunnel.DialFunc {
 				l.mu.Lock()
 				relay := l.relay
 				l.mu.Unlock()
-				if relay != nil {
-					return relay.Dial(ctx, port)
-				}
-				return c.DialRemote(ctx, port)
+				return dialRoute(ctx, c, relay, port)
 			}
 			select {
 			case <-ready:

@@ -17,7 +17,6 @@ type forwarder struct {
 	u      *ui
 
 	probed chan struct{}
-	status tunnel.ForwardStatus
 	relay  *tunnel.Relay // set when forwarding is prohibited and a relay program exists
 	err    error         // why no path to the remote exists
 
@@ -27,28 +26,44 @@ type forwarder struct {
 
 func newForwarder(ctx context.Context, c *tunnel.Client, u *ui) *forwarder {
 	f := &forwarder{client: c, u: u, probed: make(chan struct{}), forwards: map[int]*tunnel.Forward{}}
-	go f.probe(ctx)
+	go func() {
+		defer close(f.probed)
+		r, err := probeRoute(ctx, c, u)
+		if err != nil {
+			f.err = &noForwardError{err: err}
+		}
+		f.relay = r
+	}()
 	return f
 }
 
-func (f *forwarder) probe(ctx context.Context) {
-	defer close(f.probed)
-	st, err := f.client.ProbeForwarding(ctx)
+// probeRoute finds how c reaches the remote's loopback: a nil Relay for
+// direct-tcpip (also when the probe itself failed: a real refusal shows on
+// use), a relay program when the server prohibits forwarding, or FindRelay's
+// error when it prohibits forwarding and the remote has no relay program.
+func probeRoute(ctx context.Context, c *tunnel.Client, u *ui) (*tunnel.Relay, error) {
+	st, err := c.ProbeForwarding(ctx)
 	if err != nil {
-		f.u.debugf(1, "forwarding probe: %v", err)
-		st = tunnel.ForwardAllowed // try direct-tcpip anyway; a real refusal shows on use
+		u.debugf(1, "forwarding probe: %v", err)
 	}
-	f.status = st
 	if st != tunnel.ForwardProhibited {
-		return
+		return nil, nil
 	}
-	f.u.debugf(1, "the server does not allow TCP forwarding; looking for a relay program on the remote")
-	r, err := f.client.FindRelay(ctx)
+	u.debugf(1, "the server does not allow TCP forwarding; looking for a relay program on the remote")
+	r, err := c.FindRelay(ctx)
 	if err != nil {
-		f.err = &noForwardError{err: err}
-		return
+		return nil, err
 	}
-	f.relay = &r
+	return &r, nil
+}
+
+// dialRoute opens the remote end of one forwarded connection: through relay
+// when there is one, else as a direct-tcpip channel on c.
+func dialRoute(ctx context.Context, c *tunnel.Client, relay *tunnel.Relay, port int) (net.Conn, error) {
+	if relay != nil {
+		return relay.Dial(ctx, port)
+	}
+	return c.DialRemote(ctx, port)
 }
 
 // noForwardError says that neither forwarding nor a relay can reach the remote.
@@ -75,10 +90,9 @@ func (f *forwarder) forward(ctx context.Context, port int) error {
 	if f.err != nil {
 		return f.err
 	}
-	dial := func(ctx context.Context) (net.Conn, error) { return f.client.DialRemote(ctx, port) }
+	dial := func(ctx context.Context) (net.Conn, error) { return dialRoute(ctx, f.client, f.relay, port) }
 	via := "the SSH connection"
 	if f.relay != nil {
-		dial = func(ctx context.Context) (net.Conn, error) { return f.relay.Dial(ctx, port) }
 		via = fmt.Sprintf("%s on the remote (the server does not allow TCP forwarding)", f.relay.Kind)
 	}
 	fw, err := f.client.Forward(ctx, port, dial)
