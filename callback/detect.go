@@ -112,8 +112,7 @@ func isContinuation(prevLen int, text string) bool {
 			special = true
 		}
 	}
-	lower := strings.ToLower(text)
-	if strings.HasPrefix(lower, "http://") || strings.HasPrefix(lower, "https://") {
+	if hasHTTPScheme(text) {
 		return false
 	}
 	return special || len(text) >= 24 || isTermWidth(prevLen)
