@@ -108,7 +108,7 @@ func (s *Scanner) Feed(p []byte) (show []byte, events []Event) {
 	return s.show, s.takeEvents()
 }
 
-// Idle is called when output paused (~150ms): consider the unterminated
+// Idle is called when output paused (cmd/kfwd waits 50ms): consider the unterminated
 // last line, a URL line that might have continued, and URLs still waiting
 // for a device code.
 func (s *Scanner) Idle() []Event {
