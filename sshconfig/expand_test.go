@@ -68,7 +68,12 @@ func TestParseJump(t *testing.T) {
 	if s := want[2].String(); s != "[::1]:22" {
 		t.Errorf("Jump.String = %q", s)
 	}
-	for _, bad := range []string{"", "a,", "@h", "h:0", "h:x", "[::1", "a b"} {
+	got, err = ParseJump("u@[fe80::1],a@b@host")
+	want = []Jump{{User: "u", Host: "fe80::1"}, {User: "a@b", Host: "host"}}
+	if err != nil || !reflect.DeepEqual(got, want) {
+		t.Errorf("ParseJump = %+v, %v; want %+v", got, err, want)
+	}
+	for _, bad := range []string{"", "a,", "a,,b", "@h", "me@", "h:0", "h:x", "[::1", "a b", "a, b"} {
 		if _, err := ParseJump(bad); err == nil {
 			t.Errorf("ParseJump(%q) accepted", bad)
 		}

@@ -95,7 +95,7 @@ func dialHost(ctx context.Context, o *DialOptions, h *sshconfig.Host, via *Clien
 		if depth >= maxJumpDepth {
 			return fail(fmt.Errorf("too many nested ProxyJump hops (a loop in the configuration?)"))
 		}
-		hops, err := parseProxyJump(h.ProxyJump)
+		hops, err := sshconfig.ParseJump(h.ProxyJump)
 		if err != nil {
 			return fail(err)
 		}

@@ -7,7 +7,6 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -187,51 +186,10 @@ func (t *tailWriter) lastLine() string {
 	return s
 }
 
-// jumpHop is one ProxyJump entry: [user@]host[:port] or ssh://[user@]host[:port].
-type jumpHop struct {
-	User, Host string
-	Port       int
-}
-
-// parseProxyJump splits a ProxyJump value into its hops, first hop first.
-func parseProxyJump(spec string) ([]jumpHop, error) {
-	var hops []jumpHop
-	for _, s := range strings.Split(spec, ",") {
-		s = strings.TrimSpace(s)
-		if s == "" {
-			return nil, fmt.Errorf("bad ProxyJump %q: empty hop", spec)
-		}
-		var h jumpHop
-		s = strings.TrimPrefix(s, "ssh://")
-		s = strings.TrimSuffix(s, "/")
-		if i := strings.LastIndexByte(s, '@'); i >= 0 {
-			h.User, s = s[:i], s[i+1:]
-		}
-		host, p, err := net.SplitHostPort(s)
-		switch {
-		case err == nil:
-			n, err := strconv.Atoi(p)
-			if err != nil || n <= 0 || n > 65535 {
-				return nil, fmt.Errorf("bad ProxyJump %q: bad port %q", spec, p)
-			}
-			h.Host, h.Port = host, n
-		case strings.HasPrefix(s, "[") && strings.HasSuffix(s, "]"):
-			h.Host = s[1 : len(s)-1]
-		default:
-			h.Host = s
-		}
-		if h.Host == "" {
-			return nil, fmt.Errorf("bad ProxyJump %q: empty host", spec)
-		}
-		hops = append(hops, h)
-	}
-	return hops, nil
-}
-
 // resolveHop turns a jump hop into a host configuration: the hop's host looked
 // up like any alias, then its user and port (when given) applied on top, as
 // `ssh -l user -p port host` would.
-func resolveHop(o *DialOptions, hop jumpHop) (*sshconfig.Host, error) {
+func resolveHop(o *DialOptions, hop sshconfig.Jump) (*sshconfig.Host, error) {
 	var h *sshconfig.Host
 	if o.Resolve != nil {
 		r, err := o.Resolve(hop.Host)
