@@ -29,11 +29,9 @@ type ui struct {
 
 func newUI(e *env, jsonOut, quiet bool, verbose int) *ui {
 	u := &ui{out: e.stdout, err: e.stderr, json: jsonOut, quiet: quiet, verbose: verbose}
-	if f, ok := e.stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) && e.getenv("NO_COLOR") == "" && e.getenv("TERM") != "dumb" {
-		u.color = true
-	}
 	if f, ok := e.stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
 		u.tty = true
+		u.color = e.getenv("NO_COLOR") == "" && e.getenv("TERM") != "dumb"
 	}
 	return u
 }
