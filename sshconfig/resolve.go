@@ -288,6 +288,18 @@ func (r *resolver) lineErr(file string, line int, format string, args ...any) er
 	return &LineError{File: file, Line: line, Err: fmt.Errorf(format, args...)}
 }
 
+// The arguments of multi-valued keywords and what ssh -G prints for them
+// (OpenSSH's multistate tables in readconf.c).
+var (
+	strictHostKeyValues = map[string]string{
+		"true": "yes", "yes": "yes", "false": "no", "no": "no", "off": "no",
+		"ask": "ask", "accept-new": "accept-new",
+	}
+	canonicalizeValues = map[string]string{
+		"true": "yes", "yes": "yes", "false": "no", "no": "no", "always": "always",
+	}
+)
+
 func (r *resolver) processLine(line, file string, lineno int, active *bool, fl readFlags, depth int) error {
 	kw, rest, ok, err := splitKeyword(line)
 	if err != nil {
@@ -349,6 +361,21 @@ func (r *resolver) processLine(line, file string, lineno int, active *bool, fl r
 		}
 		if set && *dst == nil {
 			*dst = &b
+		}
+		return nil
+	}
+	// setEnum stores the value that values gives for the argument (any case).
+	setEnum := func(dst **string, values map[string]string) error {
+		a, err := single()
+		if err != nil {
+			return err
+		}
+		v, ok := values[strings.ToLower(a)]
+		if !ok {
+			return errf("unsupported option %q", a)
+		}
+		if set && *dst == nil {
+			*dst = &v
 		}
 		return nil
 	}
@@ -464,45 +491,9 @@ func (r *resolver) processLine(line, file string, lineno int, active *bool, fl r
 	case "hashknownhosts":
 		return setFlag(&r.v.hashKnownHosts)
 	case "stricthostkeychecking":
-		a, err := single()
-		if err != nil {
-			return err
-		}
-		var v string
-		switch strings.ToLower(a) {
-		case "true", "yes":
-			v = "yes"
-		case "false", "no", "off":
-			v = "no"
-		case "ask":
-			v = "ask"
-		case "accept-new":
-			v = "accept-new"
-		default:
-			return errf("unsupported option %q", a)
-		}
-		if set && r.v.strict == nil {
-			r.v.strict = &v
-		}
+		return setEnum(&r.v.strict, strictHostKeyValues)
 	case "canonicalizehostname":
-		a, err := single()
-		if err != nil {
-			return err
-		}
-		var v string
-		switch strings.ToLower(a) {
-		case "true", "yes":
-			v = "yes"
-		case "false", "no":
-			v = "no"
-		case "always":
-			v = "always"
-		default:
-			return errf("unsupported option %q", a)
-		}
-		if set && r.v.canonicalize == nil {
-			r.v.canonicalize = &v
-		}
+		return setEnum(&r.v.canonicalize, canonicalizeValues)
 	case "identityagent":
 		a, err := single()
 		if err != nil {
