@@ -37,7 +37,7 @@ func (e remoteExit) Error() string {
 // sent SIGINT/SIGTERM.
 var errInterrupted = errors.New("interrupted")
 
-// errTimeout is returned when --timeout expired.
+// timeoutError is returned when --timeout expired.
 type timeoutError struct{ after string }
 
 func (e timeoutError) Error() string {

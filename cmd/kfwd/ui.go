@@ -114,7 +114,7 @@ func (u *ui) eventJSON(v any) {
 	enc.Encode(v)
 }
 
-// errorf prints "kfwd: error: ..." and "kfwd: hint: ..." lines, or an error
+// fail prints "kfwd: error: ..." and "kfwd: hint: ..." lines, or an error
 // event with --json.
 func (u *ui) fail(msg string, hints []string) {
 	if u.json {
