@@ -91,40 +91,43 @@ func Start(opts Options) (*Demo, error) {
 		return nil, fmt.Errorf("starting the demo identity provider: %w", err)
 	}
 	d.Issuer = issuer
+	if err := d.startSSH(); err != nil {
+		d.idp.Close()
+		return nil, err
+	}
+	return d, nil
+}
 
+// startSSH makes the host and client keys and starts the demo host's SSH server.
+func (d *Demo) startSSH() error {
 	_, hostPriv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
-		d.idp.Close()
-		return nil, fmt.Errorf("generating the demo host key: %w", err)
+		return fmt.Errorf("generating the demo host key: %w", err)
 	}
 	hostKey, err := ssh.NewSignerFromKey(hostPriv)
 	if err != nil {
-		d.idp.Close()
-		return nil, fmt.Errorf("generating the demo host key: %w", err)
+		return fmt.Errorf("generating the demo host key: %w", err)
 	}
 	clientPub, clientPriv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
-		d.idp.Close()
-		return nil, fmt.Errorf("generating the demo client key: %w", err)
+		return fmt.Errorf("generating the demo client key: %w", err)
 	}
 	d.clientKey = clientPriv
 	authorized, err := ssh.NewPublicKey(clientPub)
 	if err != nil {
-		d.idp.Close()
-		return nil, fmt.Errorf("generating the demo client key: %w", err)
+		return fmt.Errorf("generating the demo client key: %w", err)
 	}
 	d.SSH, err = minisshd.New(minisshd.Options{
 		HostKey:              hostKey,
 		Authorized:           []ssh.PublicKey{authorized},
 		Exec:                 d.exec,
 		Dial:                 d.Remote.Dial,
-		ForwardingProhibited: opts.ForwardingProhibited,
+		ForwardingProhibited: d.opts.ForwardingProhibited,
 	})
 	if err != nil {
-		d.idp.Close()
-		return nil, fmt.Errorf("starting the demo SSH server: %w", err)
+		return fmt.Errorf("starting the demo SSH server: %w", err)
 	}
-	return d, nil
+	return nil
 }
 
 // Close stops the SSH server and the identity provider.
