@@ -191,33 +191,6 @@ func (r Relay) Dial(ctx context.Context, port int) (net.Conn, error) {
 	return rc, nil
 }
 
-// newSession opens a session channel, giving up when ctx ends.
-func (c *Client) newSession(ctx context.Context) (*ssh.Session, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	type result struct {
-		s   *ssh.Session
-		err error
-	}
-	ch := make(chan result, 1)
-	go func() {
-		s, err := c.conn.NewSession()
-		ch <- result{s, err}
-	}()
-	select {
-	case res := <-ch:
-		return res.s, res.err
-	case <-ctx.Done():
-		go func() {
-			if res := <-ch; res.s != nil {
-				res.s.Close()
-			}
-		}()
-		return nil, ctx.Err()
-	}
-}
-
 // relayConn adapts a relay session to net.Conn.
 type relayConn struct {
 	kind   RelayKind

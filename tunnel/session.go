@@ -55,15 +55,15 @@ type Session struct {
 // Start starts a remote command. Cancelling ctx closes the session (sshd then
 // hangs up the command), like exec.CommandContext.
 func (c *Client) Start(ctx context.Context, o SessionOptions) (*Session, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
 	logf := o.Logf
 	if logf == nil {
 		logf = func(string, ...any) {}
 	}
-	ss, err := c.conn.NewSession()
+	ss, err := c.newSession(ctx)
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
 		return nil, fmt.Errorf("opening session: %w", err)
 	}
 	// Close the session if ctx ends while (or after) it starts.
@@ -135,6 +135,33 @@ func (c *Client) Start(ctx context.Context, o SessionOptions) (*Session, error) 
 		close(s.done)
 	}()
 	return s, nil
+}
+
+// newSession opens a session channel, giving up when ctx ends.
+func (c *Client) newSession(ctx context.Context) (*ssh.Session, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	type result struct {
+		s   *ssh.Session
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		s, err := c.conn.NewSession()
+		ch <- result{s, err}
+	}()
+	select {
+	case res := <-ch:
+		return res.s, res.err
+	case <-ctx.Done():
+		go func() {
+			if res := <-ch; res.s != nil {
+				res.s.Close()
+			}
+		}()
+		return nil, ctx.Err()
+	}
 }
 
 // waitStatus turns x/crypto's Wait error into an exit status the way ssh(1)
