@@ -19,11 +19,7 @@ import (
 
 func TestCatchForwardingProhibitedRelay(t *testing.T) {
 	t.Parallel()
-	tools := BuildKfwd(t)
-	env := Setup(t, SSHDOptions{AllowTCPForwarding: "no"})
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	cfg := env.SSHConfig(t, "srv", ClientConfig{})
+	tools, env, ctx, cfg := setupLogin(t, SSHDOptions{AllowTCPForwarding: "no"})
 	tokenFile := filepath.Join(env.Dir, "token")
 	r := Run(env.KfwdCommand(ctx, tools, loginArgs(cfg, "srv", nil, env.TestLoginArgs(tools, "urlencoded", "-token-file", tokenFile)...)...))
 	assertLoggedIn(t, env, "AllowTcpForwarding no", r)
@@ -116,11 +112,7 @@ func TestCatchTwoSignIns(t *testing.T) {
 			if tc.samePort {
 				other = first
 			}
-			tools := BuildKfwd(t)
-			env := Setup(t, SSHDOptions{})
-			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-			defer cancel()
-			cfg := env.SSHConfig(t, "srv", ClientConfig{})
+			tools, env, ctx, cfg := setupLogin(t, SSHDOptions{})
 			login := func(port int) string {
 				return shJoin(env.TestLoginArgs(tools, "plain", "-port", strconv.Itoa(port), "-timeout", "15s"))
 			}
@@ -155,11 +147,7 @@ func TestCatchTwoSignIns(t *testing.T) {
 
 func TestCatchLoginJSON(t *testing.T) {
 	t.Parallel()
-	tools := BuildKfwd(t)
-	env := Setup(t, SSHDOptions{})
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	cfg := env.SSHConfig(t, "srv", ClientConfig{})
+	tools, env, ctx, cfg := setupLogin(t, SSHDOptions{})
 	port := FreePort(t)
 	r := Run(env.KfwdCommand(ctx, tools, loginArgs(cfg, "srv", []string{"--json"}, env.TestLoginArgs(tools, "urlencoded", "-port", strconv.Itoa(port))...)...))
 	if r.ExitCode != 0 {

@@ -1,11 +1,9 @@
 package e2e
 
 import (
-	"context"
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 )
 
 // TestDoctorRealSSHD runs `kfwd doctor` against the real sshd, once with
@@ -23,11 +21,7 @@ func TestDoctorRealSSHD(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			tools := BuildKfwd(t)
-			env := Setup(t, SSHDOptions{AllowTCPForwarding: tc.allow})
-			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-			defer cancel()
-			cfg := env.SSHConfig(t, "srv", ClientConfig{})
+			tools, env, ctx, cfg := setupLogin(t, SSHDOptions{AllowTCPForwarding: tc.allow})
 			// testlogin stands in for the CLI: doctor checks that it exists on the remote.
 			r := Run(env.KfwdCommand(ctx, tools, "doctor", "-F", cfg, "--cli", tools.TestLogin, "srv"))
 			if r.ExitCode != 0 {

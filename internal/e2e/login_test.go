@@ -28,6 +28,17 @@ func loginArgs(cfg, alias string, flags []string, remote ...string) []string {
 	return append(args, remote...)
 }
 
+// setupLogin starts most kfwd tests: kfwd built, a fresh sshd with opts, a context that ends after
+// 60 seconds or with the test, and an ssh_config naming the sshd "srv".
+func setupLogin(t *testing.T, opts SSHDOptions) (*Tools, *Env, context.Context, string) {
+	t.Helper()
+	tools := BuildKfwd(t)
+	env := Setup(t, opts)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	t.Cleanup(cancel)
+	return tools, env, ctx, env.SSHConfig(t, "srv", ClientConfig{})
+}
+
 // assertNoLeaks checks that neither the issued codes and tokens nor the token testlogin received
 // appear in kfwd's output.
 func assertNoLeaks(t *testing.T, env *Env, tokenFile string, r Result) {
@@ -68,11 +79,7 @@ func TestLoginSucceeds(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			tools := BuildKfwd(t)
-			env := Setup(t, SSHDOptions{})
-			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-			defer cancel()
-			cfg := env.SSHConfig(t, "srv", ClientConfig{})
+			tools, env, ctx, cfg := setupLogin(t, SSHDOptions{})
 			tokenFile := filepath.Join(env.Dir, "token")
 			remote := env.TestLoginArgs(tools, tc.style, append([]string{"-token-file", tokenFile}, tc.extra...)...)
 			r := Run(env.KfwdCommand(ctx, tools, loginArgs(cfg, "srv", nil, remote...)...))
@@ -99,11 +106,7 @@ func TestLoginSucceeds(t *testing.T) {
 
 func TestLoginDeviceCode(t *testing.T) {
 	t.Parallel()
-	tools := BuildKfwd(t)
-	env := Setup(t, SSHDOptions{})
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	cfg := env.SSHConfig(t, "srv", ClientConfig{})
+	tools, env, ctx, cfg := setupLogin(t, SSHDOptions{})
 	p, err := Start(env.KfwdCommand(ctx, tools, loginArgs(cfg, "srv", nil, env.TestLoginArgs(tools, "device")...)...))
 	if err != nil {
 		t.Fatal(err)
@@ -216,11 +219,7 @@ func TestLoginChangedHostKey(t *testing.T) {
 
 func TestLoginRemoteCommandMissing(t *testing.T) {
 	t.Parallel()
-	tools := BuildKfwd(t)
-	env := Setup(t, SSHDOptions{})
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	cfg := env.SSHConfig(t, "srv", ClientConfig{})
+	tools, env, ctx, cfg := setupLogin(t, SSHDOptions{})
 	r := Run(env.KfwdCommand(ctx, tools, loginArgs(cfg, "srv", nil, "/nonexistent/kfwd-e2e-no-such-cli", "login")...))
 	if r.ExitCode != 127 {
 		t.Fatalf("missing remote command: want exit 127, got %s", r)
@@ -229,11 +228,7 @@ func TestLoginRemoteCommandMissing(t *testing.T) {
 
 func TestLoginRemoteStatus(t *testing.T) {
 	t.Parallel()
-	tools := BuildKfwd(t)
-	env := Setup(t, SSHDOptions{})
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	cfg := env.SSHConfig(t, "srv", ClientConfig{})
+	tools, env, ctx, cfg := setupLogin(t, SSHDOptions{})
 	// A remote command that fails: kfwd shows its output and exits with its status.
 	r := Run(env.KfwdCommand(ctx, tools, loginArgs(cfg, "srv", nil, "sh", "-c", "echo failing; exit 3")...))
 	if r.ExitCode != 3 || !strings.Contains(r.Stdout, "failing") {
@@ -243,11 +238,7 @@ func TestLoginRemoteStatus(t *testing.T) {
 
 func TestLoginLocalPortBusy(t *testing.T) {
 	t.Parallel()
-	tools := BuildKfwd(t)
-	env := Setup(t, SSHDOptions{})
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	cfg := env.SSHConfig(t, "srv", ClientConfig{})
+	tools, env, ctx, cfg := setupLogin(t, SSHDOptions{})
 	busy, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -270,11 +261,7 @@ func TestLoginLocalPortBusy(t *testing.T) {
 
 func TestLoginInterrupt(t *testing.T) {
 	t.Parallel()
-	tools := BuildKfwd(t)
-	env := Setup(t, SSHDOptions{})
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	cfg := env.SSHConfig(t, "srv", ClientConfig{})
+	tools, env, ctx, cfg := setupLogin(t, SSHDOptions{})
 	port := strconv.Itoa(FreePort(t))
 	cmd := env.KfwdCommand(ctx, tools, loginArgs(cfg, "srv", nil, env.TestLoginArgs(tools, "plain", "-port", port)...)...)
 	cmd.Env = append(cmd.Env, "KFWD_TEST_BROWSER_FETCH=0") // the user never finishes signing in
