@@ -261,6 +261,23 @@ func TestDeviceLogin(t *testing.T) {
 	}
 }
 
+// postToken posts form to the token endpoint and returns the status and the error code or, on
+// success, the access token.
+func postToken(t *testing.T, s *Server, form url.Values) (int, string) {
+	t.Helper()
+	resp, err := http.PostForm(s.Issuer()+"/token", form)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var body struct {
+		Error       string `json:"error"`
+		AccessToken string `json:"access_token"`
+	}
+	json.NewDecoder(resp.Body).Decode(&body) //nolint:errcheck
+	return resp.StatusCode, body.Error + body.AccessToken
+}
+
 func TestDevicePendingThenApproved(t *testing.T) {
 	s := startServer(t)
 	cfg := &oauth2.Config{ClientID: DefaultClientID, Endpoint: s.Endpoint()}
@@ -270,18 +287,8 @@ func TestDevicePendingThenApproved(t *testing.T) {
 		t.Fatal(err)
 	}
 	poll := func() (int, string) {
-		resp, err := http.PostForm(s.Issuer()+"/token", url.Values{
+		return postToken(t, s, url.Values{
 			"client_id": {DefaultClientID}, "grant_type": {"urn:ietf:params:oauth:grant-type:device_code"}, "device_code": {da.DeviceCode}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		var body struct {
-			Error       string `json:"error"`
-			AccessToken string `json:"access_token"`
-		}
-		json.NewDecoder(resp.Body).Decode(&body) //nolint:errcheck
-		return resp.StatusCode, body.Error + body.AccessToken
 	}
 	if code, e := poll(); code != 400 || e != "authorization_pending" {
 		t.Fatalf("before approval: %d %q", code, e)
@@ -376,18 +383,8 @@ func TestTokenExchangeChecks(t *testing.T) {
 		return loc.Query().Get("code")
 	}
 	exchange := func(code, verifier, redirectURI string) (int, string) {
-		resp, err := http.PostForm(s.Issuer()+"/token", url.Values{"grant_type": {"authorization_code"}, "client_id": {DefaultClientID},
+		return postToken(t, s, url.Values{"grant_type": {"authorization_code"}, "client_id": {DefaultClientID},
 			"code": {code}, "code_verifier": {verifier}, "redirect_uri": {redirectURI}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		var body struct {
-			Error       string `json:"error"`
-			AccessToken string `json:"access_token"`
-		}
-		json.NewDecoder(resp.Body).Decode(&body) //nolint:errcheck
-		return resp.StatusCode, body.Error + body.AccessToken
 	}
 	if code, e := exchange(newCode(), oauth2.GenerateVerifier(), redirect); code != 400 || e != "invalid_grant" {
 		t.Errorf("wrong verifier: %d %q", code, e)
