@@ -121,13 +121,6 @@ func (c *Client) ForwardWith(ctx context.Context, o ForwardOptions) (*Forward, e
 	if o.Dial == nil {
 		o.Dial = func(ctx context.Context) (net.Conn, error) { return c.DialRemote(ctx, o.Port) }
 	}
-	return listenForward(ctx, o)
-}
-
-func listenForward(ctx context.Context, o ForwardOptions) (*Forward, error) {
-	if o.Dial == nil {
-		return nil, errors.New("forward: no dial function")
-	}
 	logf := o.Logf
 	if logf == nil {
 		logf = func(string, ...any) {}
