@@ -83,19 +83,7 @@ func TestLoginSucceeds(t *testing.T) {
 			tokenFile := filepath.Join(env.Dir, "token")
 			remote := env.TestLoginArgs(tools, tc.style, append([]string{"-token-file", tokenFile}, tc.extra...)...)
 			r := Run(env.KfwdCommand(ctx, tools, loginArgs(cfg, "srv", nil, remote...)...))
-			if r.ExitCode != 0 {
-				t.Fatalf("kfwd login: %s\nsshd log:\n%s", r, env.SSHD.Log())
-			}
-			if !strings.Contains(r.Stdout, "Logged in as Demo User") || !strings.Contains(r.Stdout, "sub: demo-user-1") {
-				t.Errorf("the remote login's output is missing from stdout:\n%s", r)
-			}
-			opened := false
-			for _, u := range env.BrowserURLs() {
-				opened = opened || strings.HasPrefix(u, env.Issuer+"/authorize?")
-			}
-			if !opened {
-				t.Errorf("the browser was not opened on the authorize URL; it got %q\n%s", env.BrowserURLs(), r)
-			}
+			assertLoggedIn(t, env, tc.name, r)
 			if strings.Contains(r.Stdout, "Could not open a browser") {
 				t.Errorf("the remote CLI's browser opener failed: kfwd's opener shim did not catch it:\n%s", r)
 			}
