@@ -16,7 +16,6 @@ import (
 	"os/exec"
 	"sync"
 	"syscall"
-	"testing"
 
 	"github.com/creack/pty"
 	"golang.org/x/crypto/ssh"
@@ -82,8 +81,16 @@ type Session struct {
 	Done <-chan struct{}
 }
 
+// TB is the part of testing.TB that Start uses. Naming it here keeps package
+// testing out of the kfwd binary, which links this package for `kfwd demo`.
+type TB interface {
+	Helper()
+	Fatal(args ...any)
+	Cleanup(func())
+}
+
 // Start runs a server until the test ends.
-func Start(t testing.TB, opts Options) *Server {
+func Start(t TB, opts Options) *Server {
 	t.Helper()
 	s, err := New(opts)
 	if err != nil {
