@@ -16,7 +16,7 @@ func sshFlags() []cli.Flag {
 		&cli.StringFlag{Name: "F", Usage: "read ssh client configuration from `configfile`", TakesFile: true},
 		&cli.StringSliceFlag{Name: "i", Usage: "use the private key in `identity` (repeatable)", TakesFile: true},
 		&cli.StringFlag{Name: "l", Usage: "log in as `user`"},
-		&cli.IntFlag{Name: "p", Usage: "connect to `port` on the remote host"},
+		&cli.IntFlag{Name: "p", Usage: "connect to `port` on the remote host", HideDefault: true},
 		&cli.StringSliceFlag{Name: "o", Usage: "set an ssh_config `Keyword=Value` (repeatable)"},
 		&cli.StringFlag{Name: "J", Usage: "connect through jump hosts `[user@]host[:port][,...]`"},
 		&cli.BoolFlag{Name: "v", Usage: "verbose: say what kfwd does (repeat for more)", Config: cli.BoolConfig{Count: new(int)}},

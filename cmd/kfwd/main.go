@@ -40,6 +40,12 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	return report(e, err)
 }
 
+func init() {
+	// Only --version: -v is verbose in every command, as in ssh (whose
+	// version flag is -V).
+	cli.VersionFlag = &cli.BoolFlag{Name: "version", Aliases: []string{"V"}, Usage: "print the version"}
+}
+
 func newApp(e *env) *cli.Command {
 	return &cli.Command{
 		Name:                      "kfwd",
