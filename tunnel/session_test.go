@@ -1,36 +1,17 @@
 package tunnel_test
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/kfwd/kfwd/internal/minisshd"
+	"github.com/kfwd/kfwd/internal/testutil"
 	"github.com/kfwd/kfwd/tunnel"
 )
-
-// syncBuffer is a bytes.Buffer safe for a writer goroutine and a polling reader.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 func waitSession(t *testing.T, s *tunnel.Session) (int, error) {
 	t.Helper()
@@ -53,7 +34,7 @@ func TestSessionExitStatus(t *testing.T) {
 		{"echo three; exit 3", "three\n", 3},
 		{"no-such-command-kfwd 2>/dev/null", "", 127},
 	} {
-		var out syncBuffer
+		var out testutil.SyncBuffer
 		s, err := c.Start(context.Background(), tunnel.SessionOptions{Command: tc.cmd, Stdout: &out})
 		if err != nil {
 			t.Fatal(err)
@@ -70,7 +51,7 @@ func TestSessionExitStatus(t *testing.T) {
 
 func TestSessionStdinStreamAndEOF(t *testing.T) {
 	c, _ := fwdClient(t, minisshd.Options{})
-	var out, errOut syncBuffer
+	var out, errOut testutil.SyncBuffer
 	s, err := c.Start(context.Background(), tunnel.SessionOptions{
 		Command: "cat; echo done >&2",
 		Stdin:   strings.NewReader("line one\nline two"),
@@ -92,7 +73,7 @@ func TestSessionStdinStreamAndEOF(t *testing.T) {
 
 func TestSessionEnv(t *testing.T) {
 	c, _ := fwdClient(t, minisshd.Options{})
-	var out syncBuffer
+	var out testutil.SyncBuffer
 	s, err := c.Start(context.Background(), tunnel.SessionOptions{
 		Command: `echo "$KFWD_A-$KFWD_B"`,
 		Env:     map[string]string{"KFWD_A": "1", "KFWD_B": "two"},
@@ -108,7 +89,7 @@ func TestSessionEnv(t *testing.T) {
 
 func TestSessionPTYTermSizeAndResize(t *testing.T) {
 	c, _ := fwdClient(t, minisshd.Options{})
-	var out syncBuffer
+	var out testutil.SyncBuffer
 	s, err := c.Start(context.Background(), tunnel.SessionOptions{
 		Command: `trap 'echo "resized $(stty size)"; exit 0' WINCH; echo "term=$TERM size=$(stty size)"; while :; do sleep 0.05; done`,
 		PTY:     true,

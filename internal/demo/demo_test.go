@@ -2,7 +2,6 @@ package demo
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -14,10 +13,10 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/kfwd/kfwd/internal/testutil"
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
 )
@@ -77,24 +76,6 @@ func startDemo(t *testing.T, opts Options) *Demo {
 	return d
 }
 
-// syncBuffer collects output written by the session goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 var authorizeRE = regexp.MustCompile(`http://127\.0\.0\.1:\d+/authorize\?\S+`)
 
 // TestLoginThroughForward plays kfwd and the browser by hand: it runs the
@@ -109,7 +90,7 @@ func TestLoginThroughForward(t *testing.T) {
 	}
 	defer sess.Close()
 	pr, pw := io.Pipe()
-	var all syncBuffer
+	var all testutil.SyncBuffer
 	sess.Stdout = io.MultiWriter(pw, &all)
 	sess.Stderr = &all
 	// A shell line around the command, as kfwd's opener shims make, still runs it.
@@ -225,7 +206,7 @@ func TestInterruptEndsLogin(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out syncBuffer
+	var out testutil.SyncBuffer
 	sess.Stdout, sess.Stderr = &out, &out
 	if err := sess.Start(Command); err != nil {
 		t.Fatal(err)

@@ -1,7 +1,6 @@
 package oauthdemo
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
@@ -14,10 +13,10 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/kfwd/kfwd/internal/testutil"
 	"golang.org/x/oauth2"
 )
 
@@ -29,24 +28,6 @@ func startServer(t *testing.T) *Server {
 	}
 	t.Cleanup(func() { s.Close() })
 	return s
-}
-
-// syncBuffer is a bytes.Buffer safe for a writer and a reader in different goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }
 
 // browse fetches u following redirects, like a signed-in browser, and returns the final response body.
@@ -108,7 +89,7 @@ func TestLoginStyles(t *testing.T) {
 			}
 			port := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
 			open, pages := asyncBrowser(t)
-			var out syncBuffer
+			var out testutil.SyncBuffer
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
 			tok, err := Login(ctx, LoginOptions{Issuer: s.Issuer(), Listener: l, Style: tc.style, RedirectHost: tc.host, Open: open, Out: &out})
@@ -151,7 +132,7 @@ func TestLoginStyles(t *testing.T) {
 
 func TestLoginNoneStyleFallsBack(t *testing.T) {
 	s := startServer(t)
-	var out syncBuffer
+	var out testutil.SyncBuffer
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	urls := make(chan string, 1)
@@ -238,7 +219,7 @@ func TestLoginStateMismatch(t *testing.T) {
 func TestDeviceLogin(t *testing.T) {
 	s := startServer(t)
 	open, pages := asyncBrowser(t)
-	var out syncBuffer
+	var out testutil.SyncBuffer
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	tok, err := DeviceLogin(ctx, LoginOptions{Issuer: s.Issuer(), Style: StylePlain, Open: open, Out: &out})
