@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/kfwd/kfwd/internal/minisshd"
+	"github.com/kfwd/kfwd/internal/testprog/browserstub"
 	"github.com/rogpeppe/go-internal/testscript"
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
@@ -281,59 +282,17 @@ func matchEvent(ev map[string]any, typ, fields string) bool {
 	return true
 }
 
-// testBrowser is the $BROWSER stub: it appends its URL argument to
-// $KFWD_TEST_BROWSER_LOG, then fetches it following redirects, as a browser
-// whose user is signed in to the identity provider, resolving localhost to
-// 127.0.0.1 then ::1. It appends "# STATUS" or "# error: ..." and exits 0 only
-// for a final 200.
+// testBrowser is the $BROWSER stub (browserstub, as testbrowser runs it):
+// it records its URL argument in $KFWD_TEST_BROWSER_LOG and loads it as a
+// browser whose user is signed in to the identity provider. It exits 0 only
+// for a final 200 page that says "signed in".
 func testBrowser() {
 	if len(os.Args) != 2 {
 		fmt.Fprintln(os.Stderr, "usage: kfwd-test-browser URL")
 		os.Exit(2)
 	}
-	url := os.Args[1]
-	logLine := func(s string) {
-		name := os.Getenv("KFWD_TEST_BROWSER_LOG")
-		if name == "" {
-			return
-		}
-		f, err := os.OpenFile(name, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
-		if err != nil {
-			return
-		}
-		defer f.Close()
-		fmt.Fprintln(f, s)
-	}
-	logLine(url)
-	d := &net.Dialer{Timeout: 5 * time.Second}
-	client := &http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{
-		Proxy:             nil,
-		DisableKeepAlives: true,
-		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
-			host, port, err := net.SplitHostPort(addr)
-			if err != nil || host != "localhost" {
-				return d.DialContext(ctx, network, addr)
-			}
-			c, err4 := d.DialContext(ctx, "tcp", net.JoinHostPort("127.0.0.1", port))
-			if err4 == nil {
-				return c, nil
-			}
-			c, err6 := d.DialContext(ctx, "tcp", net.JoinHostPort("::1", port))
-			if err6 == nil {
-				return c, nil
-			}
-			return nil, errors.Join(err4, err6)
-		},
-	}}
-	resp, err := client.Get(url)
-	if err != nil {
-		logLine("# error: " + err.Error())
-		os.Exit(1)
-	}
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	resp.Body.Close()
-	logLine(fmt.Sprintf("# %d", resp.StatusCode))
-	if resp.StatusCode != http.StatusOK || !bytes.Contains(body, []byte("signed in")) {
+	status, body, err := browserstub.Open(os.Args[1], 20*time.Second, nil)
+	if err != nil || status != http.StatusOK || !bytes.Contains(body, []byte("signed in")) {
 		os.Exit(1)
 	}
 }
