@@ -57,6 +57,18 @@ func (e *AuthError) Error() string {
 
 func (e *AuthError) Unwrap() []error { return e.KeyErrors }
 
+// AuthInfo is how the client logged in.
+type AuthInfo struct {
+	// Method is the method that completed authentication: "publickey",
+	// "keyboard-interactive" or "password"; "none" when the server asked for
+	// no credentials.
+	Method string
+	// Key labels the public key that logged in, as AuthError.Offered does:
+	// "path TYPE SHA256:..." or "agent: comment TYPE SHA256:...". Empty for
+	// other methods.
+	Key string
+}
+
 // defaultIdentities are the file names ssh tries when no IdentityFile is set;
 // their absence is normal and not worth a warning.
 var defaultIdentities = []string{"id_rsa", "id_ecdsa", "id_ecdsa_sk", "id_ed25519", "id_ed25519_sk", "id_xmss", "id_dsa"}
@@ -88,6 +100,7 @@ type authenticator struct {
 	pwTries   int
 	noAsk     bool // an interactive prompt failed: stop asking
 	exhausted bool
+	info      AuthInfo // the method last tried: the one that succeeded, once the handshake has
 }
 
 // offer is one key (or certificate) to try.
@@ -443,6 +456,7 @@ func (a *authenticator) callback(ctx *ssh.ClientAuthContext) (ssh.AuthMethod, er
 			}
 			a.current = o
 			a.offered = append(a.offered, o.label)
+			a.info = AuthInfo{Method: "publickey", Key: o.label}
 			a.logf("offering public key %s", o.label)
 			// Signing errors (a passphrase not given) surface here as a failed
 			// attempt; x/crypto then asks this callback for the next method.
@@ -455,11 +469,13 @@ func (a *authenticator) callback(ctx *ssh.ClientAuthContext) (ssh.AuthMethod, er
 	if a.prompt != nil && !a.noAsk {
 		if slices.Contains(ctx.AllowedMethods, "keyboard-interactive") && a.kbdTries < 3 {
 			a.kbdTries++
+			a.info = AuthInfo{Method: "keyboard-interactive"}
 			a.logf("trying keyboard-interactive authentication")
 			return ssh.KeyboardInteractive(a.keyboardInteractive), nil
 		}
 		if slices.Contains(ctx.AllowedMethods, "password") && a.pwTries < 3 {
 			a.pwTries++
+			a.info = AuthInfo{Method: "password"}
 			a.logf("trying password authentication")
 			return ssh.PasswordCallback(a.password), nil
 		}

@@ -16,6 +16,7 @@ import (
 // Client closes them all, innermost first.
 type Client struct {
 	conn *ssh.Client
+	info ConnInfo
 
 	mu      sync.Mutex
 	closers []func() error
@@ -30,6 +31,17 @@ func NewClient(c *ssh.Client, closers ...func() error) *Client {
 
 // SSH returns the underlying x/crypto/ssh client.
 func (c *Client) SSH() *ssh.Client { return c.conn }
+
+// ConnInfo records how Dial reached the target host: the host key it accepted
+// and the credential that logged in. ProxyJump hops are not described.
+type ConnInfo struct {
+	HostKey HostKeyInfo
+	Auth    AuthInfo
+}
+
+// Info returns what Dial recorded about the target host; the zero ConnInfo for
+// a Client made with NewClient.
+func (c *Client) Info() ConnInfo { return c.info }
 
 // Close closes the connection, then every hop and proxy process beneath it. It is
 // safe to call more than once.

@@ -152,7 +152,7 @@ func dialHost(ctx context.Context, o *DialOptions, h *sshconfig.Host, via *Clien
 		return fail(err)
 	}
 
-	sc, err := handshake(ctx, o, h, conn, addr, remote, proxy)
+	sc, info, err := handshake(ctx, o, h, conn, addr, remote, proxy)
 	if err != nil {
 		conn.Close()
 		if proxy != nil {
@@ -168,12 +168,14 @@ func dialHost(ctx context.Context, o *DialOptions, h *sshconfig.Host, via *Clien
 		closers = append(closers, via.Close)
 	}
 	o.Logf("connected to %s as %s", addr, sc.User())
-	return NewClient(sc, closers...), nil
+	c := NewClient(sc, closers...)
+	c.info = info
+	return c, nil
 }
 
 // handshake runs the SSH handshake on conn within ConnectTimeout, not counting
 // the time spent waiting for the person to answer a prompt.
-func handshake(ctx context.Context, o *DialOptions, h *sshconfig.Host, conn net.Conn, addr, remote string, proxy *proxyConn) (*ssh.Client, error) {
+func handshake(ctx context.Context, o *DialOptions, h *sshconfig.Host, conn net.Conn, addr, remote string, proxy *proxyConn) (*ssh.Client, ConnInfo, error) {
 	g := newGuard(ctx, conn, h.ConnectTimeout)
 	var prompt Prompter
 	if o.Prompt != nil {
@@ -182,7 +184,7 @@ func handshake(ctx context.Context, o *DialOptions, h *sshconfig.Host, conn net.
 	hk, err := newHostKeyCheck(h, remote, prompt, o.Logf)
 	if err != nil {
 		g.stop()
-		return nil, err
+		return nil, ConnInfo{}, err
 	}
 	auth := newAuthenticator(h, prompt, o.Logf)
 	defer auth.close()
@@ -195,24 +197,28 @@ func handshake(ctx context.Context, o *DialOptions, h *sshconfig.Host, conn net.
 	c, chans, reqs, err := ssh.NewClientConn(conn, addr, cfg)
 	expired, cancelled := g.stop()
 	if err == nil {
-		return ssh.NewClient(c, chans, reqs), nil
+		info := ConnInfo{HostKey: hk.info, Auth: auth.info}
+		if info.Auth.Method == "" {
+			info.Auth.Method = "none" // x/crypto tries "none" first and never asked for more
+		}
+		return ssh.NewClient(c, chans, reqs), info, nil
 	}
 	switch {
 	case hk.err != nil:
-		return nil, hk.err
+		return nil, ConnInfo{}, hk.err
 	case cancelled:
-		return nil, ctx.Err()
+		return nil, ConnInfo{}, ctx.Err()
 	case expired:
-		return nil, fmt.Errorf("%w after %s (during the SSH handshake)", ErrConnectTimeout, h.ConnectTimeout)
+		return nil, ConnInfo{}, fmt.Errorf("%w after %s (during the SSH handshake)", ErrConnectTimeout, h.ConnectTimeout)
 	case auth.exhausted:
-		return nil, auth.failure()
+		return nil, ConnInfo{}, auth.failure()
 	}
 	if proxy != nil {
 		if pe, ok := proxy.exited(time.Second); ok {
-			return nil, pe
+			return nil, ConnInfo{}, pe
 		}
 	}
-	return nil, err
+	return nil, ConnInfo{}, err
 }
 
 // guard closes the connection when the handshake outlives its timeout or the

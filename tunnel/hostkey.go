@@ -74,6 +74,17 @@ func (e *HostKeyError) Error() string {
 	return msg
 }
 
+// HostKeyInfo is the host key a server presented and kfwd accepted.
+type HostKeyInfo struct {
+	Host        string // name as looked up in known_hosts: "host", "[host]:port" or the HostKeyAlias
+	Type        string // e.g. "ED25519", "ED25519-CERT"
+	Fingerprint string // SHA256 fingerprint
+	// Added is true for a key that was not in known_hosts and was accepted
+	// (StrictHostKeyChecking accept-new or no, or confirmed at the prompt).
+	Added bool
+	File  string // the known_hosts file an added key was recorded in; "" when recording failed
+}
+
 // knownHostsDB is the parsed union of a host's known_hosts files.
 type knownHostsDB struct {
 	db        *knownhosts.HostKeyDB // nil when no file exists
@@ -272,6 +283,7 @@ type hostKeyCheck struct {
 	prompt Prompter // nil: cannot ask
 	logf   func(string, ...any)
 	err    error // the last refusal, kept because the handshake error flattens it
+	info   HostKeyInfo
 }
 
 func newHostKeyCheck(h *sshconfig.Host, remote string, prompt Prompter, logf func(string, ...any)) (*hostKeyCheck, error) {
@@ -341,6 +353,7 @@ func (c *hostKeyCheck) verify(key ssh.PublicKey) error {
 		err = check(c.name, placeholder, key)
 	}
 	if err == nil {
+		c.accept(key)
 		c.logf("host key for %s found in known hosts: %s %s", c.displayName(), keyType(key), ssh.FingerprintSHA256(key))
 		return nil
 	}
@@ -423,9 +436,17 @@ func (c *hostKeyCheck) unknown(key ssh.PublicKey) error {
 	return c.refuse(key, HostKeyUnknown, "", 0, "not confirmed")
 }
 
-// record appends key to the first user known_hosts file. Failing to record does
-// not fail the connection, as with ssh.
+// accept notes key as the host's accepted key.
+func (c *hostKeyCheck) accept(key ssh.PublicKey) {
+	c.info = HostKeyInfo{Host: c.displayName(), Type: keyType(key), Fingerprint: ssh.FingerprintSHA256(key)}
+}
+
+// record accepts a key not found in known_hosts and appends it to the first
+// user known_hosts file. Failing to record does not fail the connection, as
+// with ssh.
 func (c *hostKeyCheck) record(key ssh.PublicKey) {
+	c.accept(key)
+	c.info.Added = true
 	if len(c.host.UserKnownHostsFiles) == 0 {
 		c.logf("warning: no user known hosts file to record the key for %s in", c.displayName())
 		return
@@ -435,6 +456,7 @@ func (c *hostKeyCheck) record(key ssh.PublicKey) {
 		c.logf("warning: failed to add the host key for %s to %s: %v", c.displayName(), file, err)
 		return
 	}
+	c.info.File = file
 	c.logf("permanently added '%s' (%s) to the list of known hosts in %s", c.displayName(), keyType(key), file)
 }
 
