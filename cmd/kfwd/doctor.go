@@ -9,7 +9,6 @@ import (
 	"net"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/kfwd/kfwd/callback"
@@ -196,39 +195,11 @@ func reachCheck(ctx context.Context, h *sshconfig.Host) check {
 	return check{Name: "reach", OK: true, Detail: fmt.Sprintf("%s answers (%s)", addr, banner)}
 }
 
-// logRecorder keeps tunnel's verbose lines, which tell which host key matched
-// and which key was offered last, and passes them on to -v.
-type logRecorder struct {
-	mu    sync.Mutex
-	lines []string
-	next  func(string, ...any)
-}
-
-func (r *logRecorder) logf(format string, args ...any) {
-	r.mu.Lock()
-	r.lines = append(r.lines, fmt.Sprintf(format, args...))
-	r.mu.Unlock()
-	r.next(format, args...)
-}
-
-// last returns the suffix of the last line starting with prefix.
-func (r *logRecorder) last(prefix string) string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for i := len(r.lines) - 1; i >= 0; i-- {
-		if s, ok := strings.CutPrefix(r.lines[i], prefix); ok {
-			return s
-		}
-	}
-	return ""
-}
-
 // connect dials as kfwd login does and reports the host key and
 // authentication checks from the outcome.
 func (d *doctor) connect(ctx context.Context, h *sshconfig.Host, opts sshconfig.Options) (*tunnel.Client, bool) {
-	rec := &logRecorder{next: d.u.logf(1)}
 	client, err := tunnel.Dial(ctx, tunnel.DialOptions{
-		Host: h, Resolve: hopResolver(opts), Prompt: terminalPrompter(d.e), Logf: rec.logf, Stderr: d.e.stderr,
+		Host: h, Resolve: hopResolver(opts), Prompt: terminalPrompter(d.e), Logf: d.u.logf(1), Stderr: d.e.stderr,
 	})
 	if err == nil {
 		if h.ProxyJump != "" || h.ProxyCommand != "" {
@@ -238,25 +209,16 @@ func (d *doctor) connect(ctx context.Context, h *sshconfig.Host, opts sshconfig.
 			}
 			d.report(check{Name: "reach", OK: true, Detail: fmt.Sprintf("%s:%d through %s", h.HostName, h.Port, via)})
 		}
-		detail := "matches known_hosts"
-		if s := rec.last("host key for "); s != "" {
-			if _, fp, ok := strings.Cut(s, "found in known hosts: "); ok {
-				detail += " (" + fp + ")"
-			}
-		}
-		if s := rec.last("permanently added "); s != "" {
-			detail = "added to known_hosts: " + s
-		}
-		d.report(check{Name: "host key", OK: true, Detail: detail})
+		info := client.Info()
+		d.report(check{Name: "host key", OK: true, Detail: hostKeyDetail(info.HostKey)})
 		method := "public key"
-		if k := rec.last("offering public key "); k != "" {
-			method += " " + k
-		}
-		switch {
-		case contains(rec, "trying password authentication"):
-			method = "password"
-		case contains(rec, "trying keyboard-interactive authentication"):
-			method = "keyboard-interactive"
+		switch info.Auth.Method {
+		case "password", "keyboard-interactive":
+			method = info.Auth.Method
+		case "publickey":
+			method += " " + info.Auth.Key
+		case "none":
+			method = "no credentials (the server asked for none)"
 		}
 		d.report(check{Name: "auth", OK: true, Detail: fmt.Sprintf("logged in as %s with %s", h.User, method)})
 		return client, true
@@ -283,15 +245,15 @@ func (d *doctor) connect(ctx context.Context, h *sshconfig.Host, opts sshconfig.
 	return nil, false
 }
 
-func contains(r *logRecorder, line string) bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for _, l := range r.lines {
-		if l == line {
-			return true
-		}
+// hostKeyDetail says how the target's host key was accepted.
+func hostKeyDetail(k tunnel.HostKeyInfo) string {
+	switch {
+	case !k.Added:
+		return fmt.Sprintf("matches known_hosts (%s %s)", k.Type, k.Fingerprint)
+	case k.File == "":
+		return fmt.Sprintf("accepted but not recorded in known_hosts (%s %s)", k.Type, k.Fingerprint)
 	}
-	return false
+	return fmt.Sprintf("added to known_hosts: '%s' (%s) to the list of known hosts in %s", k.Host, k.Type, k.File)
 }
 
 func hostKeyHint(e *tunnel.HostKeyError) string {
