@@ -17,6 +17,7 @@ import (
 type Client struct {
 	conn *ssh.Client
 	info ConnInfo
+	logf func(string, ...any) // DialOptions.Logf; a no-op for NewClient
 
 	mu      sync.Mutex
 	closers []func() error
@@ -26,7 +27,7 @@ type Client struct {
 // NewClient wraps an established connection. The closers run after the connection
 // is closed, in order; they tear down what the connection runs over.
 func NewClient(c *ssh.Client, closers ...func() error) *Client {
-	return &Client{conn: c, closers: closers}
+	return &Client{conn: c, closers: closers, logf: func(string, ...any) {}}
 }
 
 // SSH returns the underlying x/crypto/ssh client.

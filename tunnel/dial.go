@@ -169,7 +169,7 @@ func dialHost(ctx context.Context, o *DialOptions, h *sshconfig.Host, via *Clien
 	}
 	o.Logf("connected to %s as %s", addr, sc.User())
 	c := NewClient(sc, closers...)
-	c.info = info
+	c.info, c.logf = info, o.Logf
 	return c, nil
 }
 
