@@ -268,11 +268,11 @@ func forwardEventLogger(u *ui) func(tunnel.ForwardEvent) {
 // route to the remote's loopback: direct-tcpip, or a relay program when the
 // server prohibits forwarding.
 type liveConn struct {
-	mu    sync.Mutex
-	c     *tunnel.Client
-	route chan struct{} // closed once the route for c is known
-	relay *tunnel.Relay
-	ready chan struct{} // closed while connected
+	mu     sync.Mutex
+	c      *tunnel.Client
+	probed chan struct{} // closed once the route for c is known
+	route  *tunnel.Route // nil until then, or when there is none
+	ready  chan struct{} // closed while connected
 }
 
 func newLiveConn() *liveConn { return &liveConn{ready: make(chan struct{})} }
@@ -280,9 +280,9 @@ func newLiveConn() *liveConn { return &liveConn{ready: make(chan struct{})} }
 // set installs a new connection and probes, in the background, whether it
 // carries forwards itself or needs a relay.
 func (l *liveConn) set(ctx context.Context, c *tunnel.Client, u *ui) {
-	route := make(chan struct{})
+	probed := make(chan struct{})
 	l.mu.Lock()
-	l.c, l.route, l.relay = c, route, nil
+	l.c, l.probed, l.route = c, probed, nil
 	select {
 	case <-l.ready:
 	default:
@@ -290,19 +290,22 @@ func (l *liveConn) set(ctx context.Context, c *tunnel.Client, u *ui) {
 	}
 	l.mu.Unlock()
 	go func() {
-		defer close(route)
-		r, err := probeRoute(ctx, c, u)
+		defer close(probed)
+		r, err := c.Route(ctx)
 		if err != nil {
+			var nr *tunnel.NoRouteError
+			if errors.As(err, &nr) {
+				err = nr.Err
+			}
 			u.statusf("the server does not allow TCP forwarding and %v", err)
 			return
 		}
-		if r == nil {
-			return
+		if r.Kind() != "direct-tcpip" {
+			u.statusf("the server does not allow TCP forwarding; carrying connections through %s on the remote", r.Kind())
 		}
-		u.statusf("the server does not allow TCP forwarding; carrying connections through %s on the remote", r.Kind)
 		l.mu.Lock()
 		if l.c == c {
-			l.relay = r
+			l.route = r
 		}
 		l.mu.Unlock()
 	}()
@@ -335,18 +338,22 @@ func (l *liveConn) dialer(port int) tunnel.DialFunc {
 		defer timer.Stop()
 		for {
 			l.mu.Lock()
-			c, route, ready := l.c, l.route, l.ready
+			c, probed, ready := l.c, l.probed, l.ready
 			l.mu.Unlock()
 			if c != nil {
 				select {
-				case <-route:
+				case <-probed:
 				case <-ctx.Done():
 					return nil, ctx.Err()
 				}
 				l.mu.Lock()
-				relay := l.relay
+				route := l.route
 				l.mu.Unlock()
-				return dialRoute(ctx, c, relay, port)
+				if route == nil {
+					// No relay either: the direct dial fails with the server's refusal.
+					return c.DialRemote(ctx, port)
+				}
+				return route.Dial(ctx, port)
 			}
 			select {
 			case <-ready:

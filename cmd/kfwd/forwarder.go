@@ -17,8 +17,8 @@ type forwarder struct {
 	u      *ui
 
 	probed chan struct{}
-	relay  *tunnel.Relay // set when forwarding is prohibited and a relay program exists
-	err    error         // why no path to the remote exists
+	route  *tunnel.Route // set when a path to the remote exists
+	err    error         // why none exists (a *tunnel.NoRouteError)
 
 	mu       sync.Mutex
 	forwards map[int]*tunnel.Forward
@@ -28,51 +28,13 @@ func newForwarder(ctx context.Context, c *tunnel.Client, u *ui) *forwarder {
 	f := &forwarder{client: c, u: u, probed: make(chan struct{}), forwards: map[int]*tunnel.Forward{}}
 	go func() {
 		defer close(f.probed)
-		r, err := probeRoute(ctx, c, u)
-		if err != nil {
-			f.err = &noForwardError{err: err}
-		}
-		f.relay = r
+		f.route, f.err = c.Route(ctx)
 	}()
 	return f
 }
 
-// probeRoute finds how c reaches the remote's loopback: a nil Relay for
-// direct-tcpip (also when the probe itself failed: a real refusal shows on
-// use), a relay program when the server prohibits forwarding, or FindRelay's
-// error when it prohibits forwarding and the remote has no relay program.
-func probeRoute(ctx context.Context, c *tunnel.Client, u *ui) (*tunnel.Relay, error) {
-	st, err := c.ProbeForwarding(ctx)
-	if err != nil {
-		u.debugf(1, "forwarding probe: %v", err)
-	}
-	if st != tunnel.ForwardProhibited {
-		return nil, nil
-	}
-	u.debugf(1, "the server does not allow TCP forwarding; looking for a relay program on the remote")
-	r, err := c.FindRelay(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return &r, nil
-}
-
-// dialRoute opens the remote end of one forwarded connection: through relay
-// when there is one, else as a direct-tcpip channel on c.
-func dialRoute(ctx context.Context, c *tunnel.Client, relay *tunnel.Relay, port int) (net.Conn, error) {
-	if relay != nil {
-		return relay.Dial(ctx, port)
-	}
-	return c.DialRemote(ctx, port)
-}
-
 // noForwardError says that neither forwarding nor a relay can reach the remote.
-type noForwardError struct{ err error }
-
-func (e *noForwardError) Error() string {
-	return "the server does not allow TCP forwarding (administratively prohibited) and " + e.err.Error()
-}
-func (e *noForwardError) Unwrap() error { return e.err }
+type noForwardError = tunnel.NoRouteError
 
 // forward listens on port on local loopback and carries each connection to the
 // remote's loopback port. A port already forwarded is left as it is.
@@ -90,10 +52,10 @@ func (f *forwarder) forward(ctx context.Context, port int) error {
 	if f.err != nil {
 		return f.err
 	}
-	dial := func(ctx context.Context) (net.Conn, error) { return dialRoute(ctx, f.client, f.relay, port) }
+	dial := func(ctx context.Context) (net.Conn, error) { return f.route.Dial(ctx, port) }
 	via := "the SSH connection"
-	if f.relay != nil {
-		via = fmt.Sprintf("%s on the remote (the server does not allow TCP forwarding)", f.relay.Kind)
+	if f.route.Kind() != "direct-tcpip" {
+		via = fmt.Sprintf("%s on the remote (the server does not allow TCP forwarding)", f.route.Kind())
 	}
 	fw, err := f.client.Forward(ctx, port, dial)
 	if err != nil {
@@ -101,15 +63,8 @@ func (f *forwarder) forward(ctx context.Context, port int) error {
 	}
 	f.forwards[port] = fw
 	f.u.statusf("callback port %d: forwarding localhost:%d to the remote through %s", port, port, via)
-	f.u.event("forwarding", map[string]any{"port": port, "via": viaName(f.relay)})
+	f.u.event("forwarding", map[string]any{"port": port, "via": f.route.Kind()})
 	return nil
-}
-
-func viaName(r *tunnel.Relay) string {
-	if r == nil {
-		return "direct-tcpip"
-	}
-	return string(r.Kind)
 }
 
 func (f *forwarder) close() {
