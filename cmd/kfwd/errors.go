@@ -95,7 +95,7 @@ func explainTunnel(err error) (msg string, hints []string, ok bool) {
 		auth  *tunnel.AuthError
 		proxy *tunnel.ProxyCommandError
 		busy  *tunnel.PortInUseError
-		nofwd *noForwardError
+		nofwd *tunnel.NoRouteError
 		dial  *tunnel.DialError
 	)
 	switch {

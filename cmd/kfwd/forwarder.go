@@ -33,8 +33,6 @@ func newForwarder(ctx context.Context, c *tunnel.Client, u *ui) *forwarder {
 	return f
 }
 
-// noForwardError says that neither forwarding nor a relay can reach the remote.
-type noForwardError = tunnel.NoRouteError
 
 // forward listens on port on local loopback and carries each connection to the
 // remote's loopback port. A port already forwarded is left as it is.
