@@ -33,7 +33,6 @@ func newForwarder(ctx context.Context, c *tunnel.Client, u *ui) *forwarder {
 	return f
 }
 
-
 // forward listens on port on local loopback and carries each connection to the
 // remote's loopback port. A port already forwarded is left as it is.
 func (f *forwarder) forward(ctx context.Context, port int) error {
