@@ -93,17 +93,9 @@ func (l *hostLister) readFile(name string, user bool, depth int) error {
 				}
 				continue
 			}
-			// Include: the same anchoring as resolver.include.
-			if a[0] == '~' && !user {
-				return lineErr("bad include path %s", a)
-			}
-			pattern := a
-			if a[0] != '/' && a[0] != '~' {
-				if user {
-					pattern = "~/.ssh/" + a
-				} else {
-					pattern = filepath.Dir(l.systemFile) + "/" + a
-				}
+			pattern, err := includePattern(a, user, l.systemFile)
+			if err != nil {
+				return lineErr("%v", err)
 			}
 			matches, err := glob(pattern)
 			if err != nil {

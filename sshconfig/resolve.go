@@ -624,21 +624,30 @@ func addFile(dst *[]fileEntry, path string, origin int, what string) error {
 	return nil
 }
 
+// includePattern anchors an Include argument as OpenSSH does: a relative path
+// is under ~/.ssh in a user config (-F ones too) and beside the system file in
+// the system config, where ~ is not allowed.
+func includePattern(arg string, user bool, systemFile string) (string, error) {
+	if arg[0] == '~' && !user {
+		return "", fmt.Errorf("bad include path %s", arg)
+	}
+	if arg[0] == '/' || arg[0] == '~' {
+		return arg, nil
+	}
+	if user {
+		return "~/.ssh/" + arg, nil
+	}
+	return filepath.Dir(systemFile) + "/" + arg, nil
+}
+
 func (r *resolver) include(args []string, file string, lineno int, active *bool, fl readFlags, depth int) error {
 	for _, a := range args {
 		if a == "" {
 			return r.lineErr(file, lineno, "keyword include empty argument")
 		}
-		if a[0] == '~' && !fl.user {
-			return r.lineErr(file, lineno, "bad include path %s", a)
-		}
-		pattern := a
-		if a[0] != '/' && a[0] != '~' {
-			if fl.user {
-				pattern = "~/.ssh/" + a
-			} else {
-				pattern = filepath.Dir(r.o.SystemFile) + "/" + a
-			}
+		pattern, err := includePattern(a, fl.user, r.o.SystemFile)
+		if err != nil {
+			return r.lineErr(file, lineno, "%v", err)
 		}
 		matches, err := glob(pattern)
 		if err != nil {
