@@ -19,6 +19,9 @@ type detector struct {
 	history   []string // last non-empty logical lines, oldest first
 	pending   *logical // a line ending in a URL that may continue on the next line
 	completed bool     // the login said it is done: later loopback mentions are not callbacks
+	// fromOpener is set while an opener shim's URL is analysed, so that
+	// the events it causes say so.
+	fromOpener bool
 
 	ports map[int]string // port -> the last URL its callback events carried ("" for none)
 	seen  map[string]bool
@@ -312,6 +315,8 @@ func (d *detector) textURL(s *Scanner, u, before string, line *lineCtx) {
 // opener handles a URL handed to a browser-opener shim: the CLI asked for it
 // to be opened, so no wording is needed to trust it.
 func (d *detector) opener(s *Scanner, u string) {
+	d.fromOpener = true
+	defer func() { d.fromOpener = false }()
 	pu, err := url.Parse(u)
 	if err != nil || pu.Host == "" || !hasHTTPScheme(u) {
 		return

@@ -13,6 +13,9 @@ type Event struct {
 	Host string `json:"host,omitempty"` // callback: loopback host as printed (localhost, 127.0.0.1, ::1)
 	URL  string `json:"url,omitempty"`  // the URL to open, when known
 	Code string `json:"code,omitempty"` // device: the user code
+	// Opener is set when the URL came from a browser-opener shim (the CLI
+	// asked for it to be opened) rather than from the printed text.
+	Opener bool `json:"opener,omitempty"`
 }
 
 // Event types.
@@ -150,7 +153,10 @@ func (s *Scanner) takeEvents() []Event {
 	return ev
 }
 
-func (s *Scanner) emit(e Event) { s.events = append(s.events, e) }
+func (s *Scanner) emit(e Event) {
+	e.Opener = s.d.fromOpener
+	s.events = append(s.events, e)
+}
 
 // markerByte advances the marker recogniser by one byte.
 func (s *Scanner) markerByte(c byte) {

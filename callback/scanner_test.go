@@ -70,11 +70,11 @@ func TestScannerCases(t *testing.T) {
 			[]Event{{Type: "open", URL: "https://accounts.example.com/o/oauth2/auth?redirect_uri=https%3A%2F%2Fsdk.example.com%2Fcode&state=x"}}},
 		{"docs link only", "Learn more: https://docs.example.com/auth/login\n", nil},
 		{"marker callback", "a" + marker(authURL) + "b\n",
-			[]Event{{Type: "callback", Port: 49153, Host: "127.0.0.1", URL: authURL}}},
+			[]Event{{Type: "callback", Port: 49153, Host: "127.0.0.1", URL: authURL, Opener: true}}},
 		{"marker open", marker("https://example.com/x") + "\n",
-			[]Event{{Type: "open", URL: "https://example.com/x"}}},
+			[]Event{{Type: "open", URL: "https://example.com/x", Opener: true}}},
 		{"marker hex st", markerPrefix + "h:" + fmt.Sprintf("%x", "http://localhost:9999/") + "\x1b\\",
-			[]Event{{Type: "callback", Port: 9999, Host: "localhost", URL: "http://localhost:9999/"}}},
+			[]Event{{Type: "callback", Port: 9999, Host: "localhost", URL: "http://localhost:9999/", Opener: true}}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -122,7 +122,7 @@ func TestWrapCommandOpeners(t *testing.T) {
 					if status != 3 {
 						t.Errorf("exit status %d, want 3 (output %q)", status, show)
 					}
-					want := []Event{{Type: "callback", Port: 49153, Host: "127.0.0.1", URL: authURL}}
+					want := []Event{{Type: "callback", Port: 49153, Host: "127.0.0.1", URL: authURL, Opener: true}}
 					if len(events) != 1 || events[0] != want[0] {
 						t.Errorf("events %+v, want %+v (output %q)", events, want, show)
 					}
@@ -138,7 +138,7 @@ func TestWrapCommandOpeners(t *testing.T) {
 					}
 
 					_, events, status = runWrapped(t, shell, WrapCommand([]string{cli, openURL}), usePTY, nil)
-					if status != 0 || len(events) != 1 || events[0] != (Event{Type: "open", URL: openURL}) {
+					if status != 0 || len(events) != 1 || events[0] != (Event{Type: "open", URL: openURL, Opener: true}) {
 						t.Errorf("open: status %d events %+v", status, events)
 					}
 				})
