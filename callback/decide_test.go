@@ -16,7 +16,7 @@ type step struct {
 }
 
 func ev(at time.Duration, e Evidence) step { return step{at, &e} }
-func tick(at time.Duration) step          { return step{at, nil} }
+func tick(at time.Duration) step           { return step{at, nil} }
 
 func decide(o DecideOptions, steps ...step) []Action {
 	d := NewDecider(o)
