@@ -42,12 +42,28 @@ func ParseJump(s string) ([]Jump, error) {
 	var hops []Jump
 	for _, part := range strings.Split(s, ",") {
 		j, err := parseHop(part)
+		if err == nil {
+			err = j.check()
+		}
 		if err != nil {
 			return nil, fmt.Errorf("parsing jump host %q: %w", part, err)
 		}
 		hops = append(hops, j)
 	}
 	return hops, nil
+}
+
+// check refuses a hop whose user or host a shell would interpret: a hop's
+// user and host reach its own Match exec and ProxyCommand (OpenSSH checks
+// them in parse_jump since 9.8, and 9.6's ssh for the hop refuses them).
+func (j Jump) check() error {
+	if j.User != "" && !validRemoteUser(j.User) {
+		return ErrInvalidUser
+	}
+	if !validHostname(j.Host) {
+		return errors.New("hostname contains invalid characters")
+	}
+	return nil
 }
 
 func parseHop(s string) (Jump, error) {

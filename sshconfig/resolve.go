@@ -171,7 +171,15 @@ func (r *resolver) applyCommandLine() error {
 			return err
 		}
 	}
+	// ssh checks the user from -o User, -l or user@host before reading any
+	// file; a User from a configuration file is the user's own text.
+	if r.v.user != nil && !validRemoteUser(*r.v.user) {
+		return ErrInvalidUser
+	}
 	if r.o.User != "" && r.v.user == nil {
+		if !validRemoteUser(r.o.User) {
+			return ErrInvalidUser
+		}
 		u := r.o.User
 		r.v.user = &u
 	}
@@ -982,6 +990,33 @@ func (r *resolver) finish(host string) (*Host, error) {
 		}
 	}
 	return h, nil
+}
+
+// ErrInvalidUser is a remote user name that OpenSSH 9.6 refuses because a
+// shell would interpret it: %r reaches Match exec and ProxyCommand, both run by
+// /bin/sh (CVE-2023-51385).
+var ErrInvalidUser = errors.New("remote username contains invalid characters")
+
+// validRemoteUser is OpenSSH's valid_ruser: no shell metacharacters, control
+// characters, leading "-", "-" after whitespace (an option to a command) or
+// trailing "\\" (it would quote what follows).
+func validRemoteUser(s string) bool {
+	if s == "" || s[0] == '-' {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < ' ' || c == 0x7f || strings.IndexByte("'`\";&<>|(){}", c) >= 0 {
+			return false
+		}
+		if strings.IndexByte(whitespace, c) >= 0 && i+1 < len(s) && s[i+1] == '-' {
+			return false
+		}
+		if c == '\\' && i+1 == len(s) {
+			return false
+		}
+	}
+	return true
 }
 
 // validHostname rejects what ssh refuses as a destination.
