@@ -888,6 +888,7 @@ func (r *resolver) finish(host string) (*Host, error) {
 		return nil, fmt.Errorf("resolving %s: HostKeyAlgorithms: %w", r.hostArg, err)
 	}
 	h.HostKeyAlgorithms = list
+	h.HostKeyAlgorithmsSet = v.hostKeyAlgorithms != nil
 
 	jumpHost := ""
 	if v.jumpHost != nil && *v.jumpHost != "none" {

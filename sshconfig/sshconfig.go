@@ -58,6 +58,10 @@ type Host struct {
 	HashKnownHosts        bool
 	HostKeyAlias          string
 	HostKeyAlgorithms     []string
+	// HostKeyAlgorithmsSet is false when HostKeyAlgorithms is ssh's default
+	// list: ssh then offers the types known_hosts records for the host first
+	// (sshconnect2.c order_hostkeyalgs), and so must a client of Host.
+	HostKeyAlgorithmsSet bool
 	ServerAliveInterval   time.Duration // 0 = unset (ssh default); cmd applies kfwd's 15s default
 	ServerAliveCountMax   int
 	ConnectTimeout        time.Duration // 0 = none

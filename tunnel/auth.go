@@ -251,6 +251,23 @@ func newAuthenticator(h *sshconfig.Host, prompt Prompter, logf func(string, ...a
 	return a
 }
 
+// readPrivateKey reads a private key file unless its permissions are too open.
+func readPrivateKey(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if err := checkKeyPermissions(path, fi); err != nil {
+		return nil, err
+	}
+	return io.ReadAll(f)
+}
+
 // collect gathers every key to offer, reading files but decrypting nothing.
 func (a *authenticator) collect() {
 	var files []*fileKey
@@ -278,8 +295,13 @@ func (a *authenticator) collect() {
 				k.pub = pk
 			}
 		}
-		pem, err := os.ReadFile(path)
+		pem, err := readPrivateKey(path)
+		var unprotected *UnprotectedKeyError
 		switch {
+		case errors.As(err, &unprotected):
+			a.logf("warning: %v", err)
+			a.keyErrors = append(a.keyErrors, err)
+			continue
 		case err == nil:
 			k.pem = pem
 			if k.pub == nil {

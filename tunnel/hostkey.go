@@ -306,27 +306,36 @@ func newHostKeyCheck(h *sshconfig.Host, remote string, prompt Prompter, logf fun
 // displayName is the host as known_hosts writes it: "host" or "[host]:port".
 func (c *hostKeyCheck) displayName() string { return knownhosts.Normalize(c.name) }
 
-// algorithms returns the host key algorithms to offer: the configured ones, or
-// those known for the host first and the rest after them, so a host known by its
-// ed25519 key is not asked for (and then refused over) an RSA key.
+// algorithms returns the host key algorithms to offer. A configured
+// HostKeyAlgorithms is used as it is; ssh's default list (or x/crypto's, for
+// a Host built by hand) is reordered like OpenSSH's order_hostkeyalgs: the
+// types known_hosts records for the host first, so a host known by its ECDSA
+// key is verified with that key instead of being reported unknown because it
+// also has (and would by default be asked for) an ed25519 key.
 func (c *hostKeyCheck) algorithms() []string {
-	if len(c.host.HostKeyAlgorithms) > 0 {
+	if c.host.HostKeyAlgorithmsSet {
 		return c.host.HostKeyAlgorithms
 	}
+	base := c.host.HostKeyAlgorithms
+	if len(base) == 0 {
+		base = ssh.SupportedAlgorithms().HostKeys
+	}
 	if c.db.db == nil {
-		return nil
+		return base
 	}
 	known := c.db.db.HostKeyAlgorithms(c.name)
 	if len(known) == 0 {
-		return nil
+		return base
 	}
-	algos := slices.Clone(known)
-	for _, a := range ssh.SupportedAlgorithms().HostKeys {
-		if !slices.Contains(algos, a) {
-			algos = append(algos, a)
+	var first, rest []string
+	for _, a := range base {
+		if slices.Contains(known, a) {
+			first = append(first, a)
+		} else {
+			rest = append(rest, a)
 		}
 	}
-	return algos
+	return append(first, rest...)
 }
 
 // callback is the ssh.HostKeyCallback.

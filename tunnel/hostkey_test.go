@@ -338,7 +338,7 @@ func TestHostKeyAlgorithmsFromKnownHosts(t *testing.T) {
 	}
 	// The configured list wins; the RSA key is then unknown (a key of another
 	// type is known, which is not a change).
-	h.HostKeyAlgorithms = []string{ssh.KeyAlgoRSASHA256}
+	h.HostKeyAlgorithms, h.HostKeyAlgorithmsSet = []string{ssh.KeyAlgoRSASHA256}, true
 	_, err = dialT(t, DialOptions{Host: h})
 	he := hostKeyErr(t, err, HostKeyUnknown)
 	if he.KeyType != "RSA" {
