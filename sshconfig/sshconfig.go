@@ -62,10 +62,10 @@ type Host struct {
 	// list: ssh then offers the types known_hosts records for the host first
 	// (sshconnect2.c order_hostkeyalgs), and so must a client of Host.
 	HostKeyAlgorithmsSet bool
-	ServerAliveInterval   time.Duration // 0 = unset (ssh default); cmd applies kfwd's 15s default
-	ServerAliveCountMax   int
-	ConnectTimeout        time.Duration // 0 = none
-	BatchMode             bool
+	ServerAliveInterval  time.Duration // 0 = unset (ssh default); cmd applies kfwd's 15s default
+	ServerAliveCountMax  int
+	ConnectTimeout       time.Duration // 0 = none
+	BatchMode            bool
 
 	// printed holds the values ssh -G prints verbatim where they differ from
 	// the usable ones above (IdentityFile and CertificateFile are printed
