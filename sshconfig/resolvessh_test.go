@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -107,6 +108,9 @@ func (r *resolver) fromDump(out []byte) (*Host, error) {
 			h.ServerAliveInterval = time.Duration(n) * time.Second
 		case "hostkeyalgorithms":
 			h.HostKeyAlgorithms = strings.Split(v, ",")
+			// ssh -G prints the list, set or not; a list other than the
+			// default was set (the configs never spell out the default).
+			h.HostKeyAlgorithmsSet = !slices.Equal(h.HostKeyAlgorithms, defaultHostKeyAlgorithms)
 		case "hostkeyalias":
 			h.HostKeyAlias = v
 		case "identityagent":

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 )
@@ -106,8 +107,9 @@ func (c *Client) Forward(ctx context.Context, localPort int, dial func(context.C
 
 // ForwardWith listens on o.Port on 127.0.0.1 and on ::1 when the host has IPv6
 // loopback, never on a wildcard address: the OAuth callback must not be
-// reachable from the network. A busy 127.0.0.1 port fails with *PortInUseError;
-// a busy or missing ::1 is skipped (logged when busy).
+// reachable from the network. A port busy on either fails with *PortInUseError
+// (never one family alone: a browser may try either for localhost); only a host
+// without IPv6 loopback gets 127.0.0.1 alone.
 //
 // Each accepted connection is dialed lazily, when its first bytes arrive:
 // browsers open speculative preconnections, and many CLI callback servers accept
@@ -125,22 +127,11 @@ func (c *Client) ForwardWith(ctx context.Context, o ForwardOptions) (*Forward, e
 	if logf == nil {
 		logf = func(string, ...any) {}
 	}
-	ln4, err := net.Listen("tcp4", net.JoinHostPort("127.0.0.1", strconv.Itoa(o.Port)))
+	lns, err := listenLoopback(o.Port, logf)
 	if err != nil {
-		return nil, listenError(o.Port, "127.0.0.1", err)
+		return nil, err
 	}
-	port := ln4.Addr().(*net.TCPAddr).Port
-	lns := []net.Listener{ln4}
-	ln6, err := net.Listen("tcp6", net.JoinHostPort("::1", strconv.Itoa(port)))
-	switch {
-	case err == nil:
-		lns = append(lns, ln6)
-	case errors.Is(err, syscall.EADDRINUSE):
-		logf("forward: [::1]:%d is in use (%v); forwarding 127.0.0.1:%d only", port, listenError(port, "::1", err), port)
-	default:
-		// No IPv6 loopback on this host (EADDRNOTAVAIL, EAFNOSUPPORT): 127.0.0.1 suffices.
-		logf("forward: not listening on [::1]:%d: %v", port, err)
-	}
+	port := lns[0].Addr().(*net.TCPAddr).Port
 	f := &Forward{
 		port:  port,
 		lns:   lns,
@@ -163,11 +154,46 @@ func (c *Client) ForwardWith(ctx context.Context, o ForwardOptions) (*Forward, e
 	return f, nil
 }
 
+// listenLoopback listens on port on 127.0.0.1 and, where the host has IPv6
+// loopback, on ::1, or fails: a browser may resolve localhost to either, so
+// when another process holds the port on one family, forwarding only the other
+// would hand that process the authorization code (issue 9). Port 0 picks a
+// port free on both.
+func listenLoopback(port int, logf func(string, ...any)) ([]net.Listener, error) {
+	for attempt := 0; ; attempt++ {
+		ln4, err := net.Listen("tcp4", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+		if err != nil {
+			return nil, listenError(port, "127.0.0.1", err)
+		}
+		p := ln4.Addr().(*net.TCPAddr).Port
+		ln6, err := net.Listen("tcp6", net.JoinHostPort("::1", strconv.Itoa(p)))
+		switch {
+		case err == nil:
+			return []net.Listener{ln4, ln6}, nil
+		case errors.Is(err, syscall.EADDRINUSE):
+			ln4.Close()
+			if port == 0 && attempt < 10 {
+				continue // the port picked for 127.0.0.1 is taken on ::1: pick another
+			}
+			return nil, listenError(p, "::1", err)
+		default:
+			// No IPv6 loopback on this host (EADDRNOTAVAIL, EAFNOSUPPORT): no
+			// browser can reach ::1 either, so 127.0.0.1 suffices.
+			logf("forward: not listening on [::1]:%d: %v", p, err)
+			return []net.Listener{ln4}, nil
+		}
+	}
+}
+
 func listenError(port int, host string, err error) error {
 	addr := net.JoinHostPort(host, strconv.Itoa(port))
 	if errors.Is(err, syscall.EADDRINUSE) {
-		pid, proc := PortOwner(port)
-		return &PortInUseError{Port: port, Addr: addr, PID: pid, Process: proc, Err: err}
+		family := "IPv4"
+		if strings.Contains(host, ":") {
+			family = "IPv6"
+		}
+		pid, proc := portOwner(port, family)
+		return &PortInUseError{Port: port, Addr: addr, Family: family, PID: pid, Process: proc, Err: err}
 	}
 	return fmt.Errorf("listening on %s: %w", addr, err)
 }

@@ -11,6 +11,7 @@ import (
 	"net"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -280,15 +281,17 @@ func TestForwardPortInUseNamesOwner(t *testing.T) {
 	if want := string(comm[:len(comm)-1]); pe.Process != want {
 		t.Errorf("Process = %q, want %q", pe.Process, want)
 	}
-	if want := fmt.Sprintf("local port %d is in use by pid %d (%s)", port, os.Getpid(), pe.Process); err.Error() != want {
+	if want := fmt.Sprintf("local port %d is in use on IPv4 loopback 127.0.0.1 by pid %d (%s)", port, os.Getpid(), pe.Process); err.Error() != want {
 		t.Errorf("message %q, want %q", err, want)
 	}
 }
 
-// A taken ::1 port does not stop the forward on 127.0.0.1.
-func TestForwardIPv6BusyStillForwardsIPv4(t *testing.T) {
+// A port taken on ::1 while 127.0.0.1 is free fails the forward, naming the
+// family, the port and the holder: forwarding 127.0.0.1 alone would let a
+// browser that resolves localhost to ::1 hand the code to that holder (issue 9).
+func TestForwardIPv6BusyFails(t *testing.T) {
 	if !fwdHaveIPv6() {
-		t.Skip("no IPv6 loopback")
+		t.Fatal("this test needs IPv6 loopback (::1)")
 	}
 	mn := minisshd.NewMemNet()
 	c, _ := fwdClient(t, minisshd.Options{Dial: mn.Dial})
@@ -298,19 +301,35 @@ func TestForwardIPv6BusyStillForwardsIPv4(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer busy6.Close()
-	var logs []string
-	f, err := c.ForwardWith(context.Background(), tunnel.ForwardOptions{Port: port, Logf: func(format string, a ...any) {
-		logs = append(logs, fmt.Sprintf(format, a...))
-	}})
+	_, err = c.ForwardWith(context.Background(), tunnel.ForwardOptions{Port: port})
+	var pe *tunnel.PortInUseError
+	if !errors.As(err, &pe) {
+		t.Fatalf("got %v, want *PortInUseError", err)
+	}
+	if pe.Family != "IPv6" || pe.Port != port || pe.PID != os.Getpid() {
+		t.Errorf("got family %q port %d pid %d, want IPv6 %d %d", pe.Family, pe.Port, pe.PID, port, os.Getpid())
+	}
+	if want := fmt.Sprintf("local port %d is in use on IPv6 loopback ::1 by pid %d", port, os.Getpid()); !strings.HasPrefix(err.Error(), want) {
+		t.Errorf("message %q, want it to start with %q", err, want)
+	}
+	// Nothing is left listening on 127.0.0.1.
+	ln, err := net.Listen("tcp4", "127.0.0.1:"+strconv.Itoa(port))
+	if err != nil {
+		t.Fatalf("127.0.0.1:%d still taken after the failed forward: %v", port, err)
+	}
+	ln.Close()
+}
+
+// Port 0 picks a port free on both families.
+func TestForwardPortZeroFreeOnBoth(t *testing.T) {
+	c, _ := fwdClient(t, minisshd.Options{Dial: minisshd.NewMemNet().Dial})
+	f, err := c.ForwardWith(context.Background(), tunnel.ForwardOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	if got := fmt.Sprint(f.Addrs()); got != "[127.0.0.1:"+strconv.Itoa(port)+"]" {
-		t.Errorf("Addrs() = %s", got)
-	}
-	if len(logs) != 1 {
-		t.Errorf("logs = %q, want one line about [::1]", logs)
+	if fwdHaveIPv6() && len(f.Addrs()) != 2 {
+		t.Errorf("Addrs() = %v, want 127.0.0.1 and ::1", f.Addrs())
 	}
 }
 

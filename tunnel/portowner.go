@@ -3,6 +3,7 @@ package tunnel
 import (
 	"bufio"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -14,7 +15,8 @@ import (
 // listener when the OS tells (Linux /proc, best effort); PID is 0 otherwise.
 type PortInUseError struct {
 	Port    int
-	Addr    string // the address that failed, e.g. "127.0.0.1:49153"
+	Addr    string // the address that failed, e.g. "127.0.0.1:49153" or "[::1]:49153"
+	Family  string // "IPv4" or "IPv6": the loopback family on which the port is taken
 	PID     int
 	Process string
 	Err     error // the listen error
@@ -22,6 +24,10 @@ type PortInUseError struct {
 
 func (e *PortInUseError) Error() string {
 	msg := fmt.Sprintf("local port %d is in use", e.Port)
+	if e.Family != "" {
+		host, _, _ := net.SplitHostPort(e.Addr)
+		msg += fmt.Sprintf(" on %s loopback %s", e.Family, host)
+	}
 	switch {
 	case e.PID != 0 && e.Process != "":
 		msg += fmt.Sprintf(" by pid %d (%s)", e.PID, e.Process)
@@ -38,15 +44,28 @@ func (e *PortInUseError) Unwrap() error { return e.Err }
 // process whose fd links to it. It returns 0, "" when unknown (other systems,
 // another user's process without permission, the socket already gone).
 func PortOwner(port int) (pid int, process string) {
+	return portOwner(port, "")
+}
+
+// portOwner is PortOwner for one family ("IPv4", "IPv6", "" for both): when
+// ::1 is taken, kfwd's own 127.0.0.1 listener on the port is not the holder.
+func portOwner(port int, family string) (int, string) {
 	if runtime.GOOS != "linux" {
 		return 0, ""
 	}
-	return portOwnerProc("/proc", port)
+	files := []string{"net/tcp", "net/tcp6"}
+	if family == "IPv6" {
+		files = files[1:]
+	}
+	return portOwnerProc("/proc", port, files...)
 }
 
-func portOwnerProc(proc string, port int) (int, string) {
+func portOwnerProc(proc string, port int, files ...string) (int, string) {
+	if len(files) == 0 {
+		files = []string{"net/tcp", "net/tcp6"}
+	}
 	inodes := map[string]bool{}
-	for _, f := range []string{"net/tcp", "net/tcp6"} {
+	for _, f := range files {
 		listenInodes(filepath.Join(proc, f), port, inodes)
 	}
 	if len(inodes) == 0 {

@@ -129,6 +129,9 @@ func explainTunnel(err error) (msg string, hints []string, ok bool) {
 		hints = []string{"run the ProxyCommand by hand to see why it fails; check with 'kfwd config HOST' what kfwd runs"}
 	case errors.As(err, &busy):
 		hints = []string{"close the program holding the port (an old kfwd or 'ssh -L' tunnel?) and run kfwd login again"}
+		if busy.Family == "IPv6" {
+			hints = append(hints, "kfwd does not forward 127.0.0.1 alone: a browser may send the sign-in for localhost to ::1, to that program")
+		}
 	case errors.As(err, &nofwd):
 		hints = []string{
 			"use the CLI's device-code sign-in if it has one (e.g. aws sso login --use-device-code, az login --use-device-code)",
