@@ -38,8 +38,8 @@ const (
 	maxCSI = 64
 )
 
-// markerPrefix starts the opener marker written by the shims of
-// WrapCommand: ESC ] 5379 ; kfwd-open ; <payload> BEL (or ESC \).
+// markerPrefix starts the opener marker written by the shims of tunnel's
+// login wrapper (tunnel/remotelogin.go): ESC ] 5379 ; kfwd-open ; <payload> BEL (or ESC \).
 // Terminals ignore unknown OSC numbers, so a marker that slips through is
 // invisible. The payload is the URL in base64, or "h:" and the URL in hex
 // when the remote has no base64.

@@ -204,3 +204,29 @@ func TestSessionWaitDoesNotWaitForStdin(t *testing.T) {
 		t.Errorf("status %d, %v", status, err)
 	}
 }
+
+// TestStartLoginStop starts a login that would run for a minute without a PTY
+// (sshd hangs up only PTY sessions) and stops it: Wait returns at once with
+// the wrapper's TERM status.
+func TestStartLoginStop(t *testing.T) {
+	c, _ := fwdClient(t, minisshd.Options{})
+	var out testutil.SyncBuffer
+	l, err := c.StartLogin(context.Background(), []string{"sh", "-c", "echo started; sleep 60"}, tunnel.SessionOptions{Stdout: &out, Stderr: &out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(out.String(), "started") {
+		if time.Now().After(deadline) {
+			t.Fatalf("the login did not start: %q", out.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	l.Stop()
+	if status, err := waitSession(t, l.Session); err == nil && status == 0 {
+		t.Errorf("stopped login ended with status 0")
+	}
+	if l.ID() == "" {
+		t.Error("empty login id")
+	}
+}

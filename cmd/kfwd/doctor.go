@@ -301,7 +301,7 @@ func cliInfo(name string) (binary string, ports []int, hint string) {
 
 // remoteCLICheck runs `command -v` and `--version` on the remote.
 func remoteCLICheck(ctx context.Context, c *tunnel.Client, binary, host string) check {
-	q := shellQuote(binary)
+	q := tunnel.ShellQuote(binary)
 	path, status, err := remoteOutput(ctx, c, "command -v "+q)
 	if err != nil {
 		return check{Name: "cli", Detail: fmt.Sprintf("could not run a command on %s: %v", host, err),

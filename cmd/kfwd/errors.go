@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/kfwd/kfwd/tunnel"
 )
@@ -103,7 +102,7 @@ func explainTunnel(err error) (msg string, hints []string, ok bool) {
 		switch hk.Kind {
 		case tunnel.HostKeyChanged:
 			hints = []string{
-				"if the host was reinstalled or its key rotated, remove the old key with: ssh-keygen -R " + shellQuote(hk.Host) + " -f " + shellQuote(hk.File),
+				"if the host was reinstalled or its key rotated, remove the old key with: ssh-keygen -R " + tunnel.ShellQuote(hk.Host) + " -f " + tunnel.ShellQuote(hk.File),
 				"otherwise do not connect: someone may be intercepting the connection",
 			}
 		case tunnel.HostKeyRevoked:
@@ -147,12 +146,4 @@ func explainTunnel(err error) (msg string, hints []string, ok bool) {
 		return "", nil, false
 	}
 	return msg, hints, true
-}
-
-// shellQuote quotes s for a POSIX shell when it needs it.
-func shellQuote(s string) string {
-	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./:@") == "" {
-		return s
-	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }

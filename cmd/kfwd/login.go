@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -157,12 +155,10 @@ func login(ctx context.Context, e *env, u *ui, o loginOptions) (err error) {
 
 	stdinFile, isTTY := e.stdin.(*os.File)
 	isTTY = isTTY && term.IsTerminal(int(stdinFile.Fd()))
-	stopID := randomID()
 	opts := tunnel.SessionOptions{
-		Command: callback.WrapStoppable(o.command, stopID),
-		PTY:     isTTY,
-		Term:    e.getenv("TERM"),
-		Stdin:   e.stdin,
+		PTY:   isTTY,
+		Term:  e.getenv("TERM"),
+		Stdin: e.stdin,
 	}
 	if opts.Term == "" {
 		opts.Term = "xterm-256color"
@@ -195,13 +191,13 @@ func login(ctx context.Context, e *env, u *ui, o loginOptions) (err error) {
 		}()
 	}
 	u.debugf(1, "running %q on %s", strings.Join(o.command, " "), h.Alias)
-	sess, err := client.Start(ctx, opts)
+	sess, err := client.StartLogin(ctx, o.command, opts)
 	if err != nil {
 		return causeOr(ctx, fmt.Errorf("starting %q on %s: %w", strings.Join(o.command, " "), h.Alias, err))
 	}
 	defer sess.Close()
 	if isTTY {
-		stopResize := watchResize(int(stdinFile.Fd()), sess)
+		stopResize := watchResize(int(stdinFile.Fd()), sess.Session)
 		defer stopResize()
 	}
 
@@ -224,7 +220,7 @@ func login(ctx context.Context, e *env, u *ui, o loginOptions) (err error) {
 	select {
 	case res = <-done:
 	case <-ctx.Done():
-		stopRemote(client, sess, stopID)
+		sess.Stop()
 		return context.Cause(ctx)
 	}
 	stdout.close()
@@ -238,25 +234,6 @@ func login(ctx context.Context, e *env, u *ui, o loginOptions) (err error) {
 		return remoteExit{res.status}
 	}
 	return nil
-}
-
-// stopRemote ends the remote login when kfwd gives up on it: an interrupt, then
-// TERM through the wrapper's pid file (sshd refuses signals in root sessions and
-// hangs up only PTY sessions), then closing the session. Each step is bounded,
-// so a dead connection delays kfwd's exit by at most a few seconds.
-func stopRemote(c *tunnel.Client, s *tunnel.Session, id string) {
-	s.Signal(os.Interrupt)
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-	defer cancel()
-	c.Run(ctx, callback.StopCommand(id))
-	s.Close()
-}
-
-// randomID names one login's remote pid file.
-func randomID() string {
-	b := make([]byte, 8)
-	rand.Read(b)
-	return hex.EncodeToString(b)
 }
 
 // causeOr prefers the reason the context ended (timeout, Ctrl-C, connection

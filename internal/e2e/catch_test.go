@@ -15,6 +15,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/kfwd/kfwd/tunnel"
 )
 
 func TestCatchForwardingProhibitedRelay(t *testing.T) {
@@ -87,7 +89,7 @@ func TestCatchNoRelayFailsFast(t *testing.T) {
 func shJoin(args []string) string {
 	q := make([]string, len(args))
 	for i, a := range args {
-		q[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+		q[i] = tunnel.ShellQuote(a)
 	}
 	return strings.Join(q, " ")
 }

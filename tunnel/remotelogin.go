@@ -1,6 +1,56 @@
-package callback
+package tunnel
 
-import "strings"
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"os"
+	"strings"
+	"time"
+)
+
+// Login is a login command running on the remote host under kfwd's wrapper,
+// which installs the browser-opener shims and can be stopped from outside
+// (see loginCommand and stopCommand). It is a Session with a Stop.
+type Login struct {
+	*Session
+	c  *Client
+	id string
+}
+
+// StartLogin starts argv on the remote host wrapped by loginCommand, with o
+// for everything but the command line (o.Command is ignored).
+func (c *Client) StartLogin(ctx context.Context, argv []string, o SessionOptions) (*Login, error) {
+	id := newLoginID()
+	o.Command = loginCommand(argv, id)
+	s, err := c.Start(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	return &Login{Session: s, c: c, id: id}, nil
+}
+
+// ID is the login's random session id (names its remote pid file).
+func (l *Login) ID() string { return l.id }
+
+// Stop ends the remote login when kfwd gives up on it: an interrupt, then TERM
+// through the wrapper's pid file (sshd refuses signals in root sessions and
+// hangs up only PTY sessions), then closing the session. Each step is bounded,
+// so a dead connection delays the caller by at most a few seconds.
+func (l *Login) Stop() {
+	l.Signal(os.Interrupt)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	l.c.Run(ctx, stopCommand(l.id))
+	l.Close()
+}
+
+// newLoginID returns a random hex id for one login.
+func newLoginID() string {
+	b := make([]byte, 8)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
 
 // shimNames are the commands CLIs use to open a browser on Linux and macOS;
 // BROWSER is pointed at the first one.
@@ -9,9 +59,9 @@ var shimNames = []string{"xdg-open", "open", "sensible-browser", "x-www-browser"
 // shimScript is the body of every opener shim. It takes the first argument
 // that looks like a URL (macOS `open -a Safari URL`), encodes it in base64,
 // or in hex with od when base64 is missing, and writes the kfwd marker (an
-// OSC that terminals ignore) to the controlling terminal, or to stderr when
-// there is none. It always succeeds so that the CLI goes on to wait for the
-// callback.
+// OSC that terminals ignore, read by callback.Scanner) to the controlling
+// terminal, or to stderr when there is none. It always succeeds so that the
+// CLI goes on to wait for the callback.
 var shimScript = []string{
 	`#!/bin/sh`,
 	`u=`,
@@ -24,7 +74,7 @@ var shimScript = []string{
 	`exit 0`,
 }
 
-// WrapCommand returns the remote shell command line that installs the
+// loginCommand returns the remote shell command line that installs the
 // browser-opener shims (xdg-open, open, sensible-browser, x-www-browser,
 // www-browser, BROWSER) in a temp dir first in PATH, runs argv, removes the
 // dir, and exits with argv's status (127 if not found).
@@ -35,25 +85,14 @@ var shimScript = []string{
 // busy box), mktemp, chmod, cp, rm, tr and base64 or od. Many CLIs print
 // only part of what they hand to the browser (claude, q): the shims make
 // the full URL reach the Scanner.
-func WrapCommand(argv []string) string { return wrap(argv, "") }
-
-// WrapStoppable is WrapCommand for a login kfwd may have to stop from outside:
-// the wrapper records its pid in the remote file ${TMPDIR:-/tmp}/kfwd-<id>.pid
-// (removed on exit), and StopCommand(id) is the remote command that stops it.
-// This is how kfwd ends a remote login on Ctrl-C or an error: OpenSSH refuses
-// "signal" requests in root sessions ("session signalling requires privilege
-// separation") and hangs up only sessions that have a PTY. id must be
-// [0-9a-zA-Z] only.
-func WrapStoppable(argv []string, id string) string { return wrap(argv, id) }
-
-// StopCommand returns the remote command that sends TERM to the login wrapped
-// by WrapStoppable(argv, id); the wrapper passes it on and exits.
-func StopCommand(id string) string {
-	script := `f="${TMPDIR:-/tmp}/kfwd-` + id + `.pid"; [ -f "$f" ] && kill -TERM "$(cat "$f")" 2>/dev/null; exit 0`
-	return "exec /bin/sh -c " + shQuote(script)
-}
-
-func wrap(argv []string, id string) string {
+//
+// With an id, the wrapper records its pid in the remote file
+// ${TMPDIR:-/tmp}/kfwd-<id>.pid (removed on exit), and stopCommand(id) is the
+// remote command that stops it. This is how kfwd ends a remote login on Ctrl-C
+// or an error: OpenSSH refuses "signal" requests in root sessions ("session
+// signalling requires privilege separation") and hangs up only sessions that
+// have a PTY. id must be [0-9a-zA-Z] only.
+func loginCommand(argv []string, id string) string {
 	var b strings.Builder
 	if id != "" {
 		b.WriteString(`kfwd_f="${TMPDIR:-/tmp}/kfwd-` + id + `.pid"; `)
@@ -73,7 +112,7 @@ func wrap(argv []string, id string) string {
 	b.WriteString(`; do printf '%s\n'`)
 	for _, l := range shimScript {
 		b.WriteString(" ")
-		b.WriteString(shQuote(l))
+		b.WriteString(ShellQuote(l))
 	}
 	b.WriteString(` >"$kfwd_d/$kfwd_n"; done; chmod 755 "$kfwd_d"/*; `)
 	b.WriteString(`PATH="$kfwd_d:$PATH"; BROWSER="$kfwd_d/xdg-open"; export PATH BROWSER; `)
@@ -100,17 +139,18 @@ func wrap(argv []string, id string) string {
 
 	var cmd strings.Builder
 	cmd.WriteString("exec /bin/sh -c ")
-	cmd.WriteString(shQuote(b.String()))
+	cmd.WriteString(ShellQuote(b.String()))
 	cmd.WriteString(" kfwd")
 	for _, a := range argv {
 		cmd.WriteString(" ")
-		cmd.WriteString(shQuote(a))
+		cmd.WriteString(ShellQuote(a))
 	}
 	return cmd.String()
 }
 
-// shQuote quotes s as one word for sh, bash, zsh, fish and csh: inside
-// single quotes, with each ' written as '\”.
-func shQuote(s string) string {
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+// stopCommand returns the remote command that sends TERM to the login wrapped
+// by loginCommand(argv, id); the wrapper passes it on and exits.
+func stopCommand(id string) string {
+	script := `f="${TMPDIR:-/tmp}/kfwd-` + id + `.pid"; [ -f "$f" ] && kill -TERM "$(cat "$f")" 2>/dev/null; exit 0`
+	return "exec /bin/sh -c " + ShellQuote(script)
 }
