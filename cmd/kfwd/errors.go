@@ -122,7 +122,7 @@ func explainTunnel(err error) (msg string, hints []string, ok bool) {
 			hints = append([]string{"the passphrase was wrong; ssh-keygen -y -f KEYFILE checks it"}, hints...)
 		}
 		if unprotected := (*tunnel.UnprotectedKeyError)(nil); errors.As(err, &unprotected) {
-			hints = append([]string{"make the key readable only by you: chmod 600 " + shellQuote(unprotected.Path)}, hints...)
+			hints = append([]string{"make the key readable only by you: chmod 600 " + tunnel.ShellQuote(unprotected.Path)}, hints...)
 		}
 	case errors.As(err, &proxy):
 		hints = []string{"run the ProxyCommand by hand to see why it fails; check with 'kfwd config HOST' what kfwd runs"}
