@@ -24,13 +24,6 @@ const maxIncludeDepth = 16
 // maxIdentityFiles is OpenSSH's SSH_MAX_IDENTITY_FILES (and certificates).
 const maxIdentityFiles = 100
 
-// defaultIdentityFiles are added, in this order, when no identity is
-// configured (OpenSSH 9.2 fill_default_options).
-var defaultIdentityFiles = []string{
-	"~/.ssh/id_rsa", "~/.ssh/id_ecdsa", "~/.ssh/id_ecdsa_sk", "~/.ssh/id_ed25519",
-	"~/.ssh/id_ed25519_sk", "~/.ssh/id_xmss", "~/.ssh/id_dsa",
-}
-
 var (
 	defaultUserKnownHosts   = []string{"~/.ssh/known_hosts", "~/.ssh/known_hosts2"}
 	defaultGlobalKnownHosts = []string{"/etc/ssh/ssh_known_hosts", "/etc/ssh/ssh_known_hosts2"}
@@ -681,7 +674,7 @@ func (r *resolver) matchLine(rest, file string, lineno int) (bool, error) {
 	errf := func(format string, args ...any) (bool, error) {
 		return false, r.lineErr(file, lineno, format, args...)
 	}
-	port := 22
+	port := DefaultPort
 	if r.v.port != nil {
 		port = *r.v.port
 	}
@@ -846,12 +839,12 @@ func (r *resolver) finish(host string) (*Host, error) {
 	if v.user != nil {
 		h.User = *v.user
 	}
-	h.Port = 22
+	h.Port = DefaultPort
 	if v.port != nil {
 		h.Port = *v.port
 	}
 	if len(v.identityFiles) == 0 {
-		for _, f := range defaultIdentityFiles {
+		for _, f := range DefaultIdentityFiles {
 			v.identityFiles = append(v.identityFiles, fileEntry{f, fromSystem})
 		}
 	}
@@ -868,7 +861,7 @@ func (r *resolver) finish(host string) (*Host, error) {
 	case h.BatchMode:
 		h.ServerAliveInterval = 300 * time.Second
 	}
-	h.ServerAliveCountMax = 3
+	h.ServerAliveCountMax = DefaultServerAliveCountMax
 	if v.aliveMax != nil {
 		h.ServerAliveCountMax = *v.aliveMax
 	}
@@ -904,7 +897,7 @@ func (r *resolver) finish(host string) (*Host, error) {
 			last := hops[len(hops)-1]
 			jp := last.Port
 			if jp <= 0 {
-				jp = 22
+				jp = DefaultPort
 			}
 			ju := last.User
 			if ju == "" {

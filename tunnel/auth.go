@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"os/user"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -67,14 +66,6 @@ type AuthInfo struct {
 	// "path TYPE SHA256:..." or "agent: comment TYPE SHA256:...". Empty for
 	// other methods.
 	Key string
-}
-
-// defaultIdentities are the file names ssh tries when no IdentityFile is set;
-// their absence is normal and not worth a warning.
-var defaultIdentities = []string{"id_rsa", "id_ecdsa", "id_ecdsa_sk", "id_ed25519", "id_ed25519_sk", "id_xmss", "id_dsa"}
-
-func isDefaultIdentity(path string) bool {
-	return filepath.Base(filepath.Dir(path)) == ".ssh" && slices.Contains(defaultIdentities, filepath.Base(path))
 }
 
 // authenticator offers, in order: agent keys (restricted by IdentitiesOnly),
@@ -320,7 +311,7 @@ func (a *authenticator) collect() {
 			}
 		case k.pub != nil:
 			// Only the public half: still useful to pick the agent key (IdentitiesOnly).
-		case errors.Is(err, os.ErrNotExist) && isDefaultIdentity(path):
+		case errors.Is(err, os.ErrNotExist) && sshconfig.IsDefaultIdentity(path):
 			continue
 		default:
 			a.logf("warning: identity file %s: %v", path, err)

@@ -295,7 +295,7 @@ func newHostKeyCheck(h *sshconfig.Host, remote string, prompt Prompter, logf fun
 	name := net.JoinHostPort(h.HostName, strconv.Itoa(port(h)))
 	if h.HostKeyAlias != "" {
 		// Like ssh, the alias replaces both the name and the port.
-		name = net.JoinHostPort(h.HostKeyAlias, "22")
+		name = net.JoinHostPort(h.HostKeyAlias, strconv.Itoa(sshconfig.DefaultPort))
 	}
 	if h.BatchMode {
 		prompt = nil
@@ -524,7 +524,7 @@ func keyType(key ssh.PublicKey) string {
 
 func port(h *sshconfig.Host) int {
 	if h.Port == 0 {
-		return 22
+		return sshconfig.DefaultPort
 	}
 	return h.Port
 }

@@ -5,7 +5,27 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/kfwd/kfwd/sshconfig"
 )
+
+// DefaultAliveInterval is kfwd's ServerAliveInterval when the configuration
+// sets none (ssh's default is off): a login waits on a person, and a silently
+// dead network must end it rather than hang.
+const DefaultAliveInterval = 15 * time.Second
+
+// KeepaliveSettings returns the interval and count for Keepalive from h,
+// with kfwd's defaults where h leaves them unset.
+func KeepaliveSettings(h *sshconfig.Host) (interval time.Duration, countMax int) {
+	interval, countMax = h.ServerAliveInterval, h.ServerAliveCountMax
+	if interval <= 0 {
+		interval = DefaultAliveInterval
+	}
+	if countMax <= 0 {
+		countMax = sshconfig.DefaultServerAliveCountMax
+	}
+	return interval, countMax
+}
 
 // ErrConnectionLost is wrapped by Keepalive's error when the server stopped
 // answering or the connection broke.
@@ -24,7 +44,7 @@ func (c *Client) Keepalive(ctx context.Context, interval time.Duration, countMax
 		return nil
 	}
 	if countMax <= 0 {
-		countMax = 3 // ssh's ServerAliveCountMax default
+		countMax = sshconfig.DefaultServerAliveCountMax
 	}
 	ticker := time.NewTicker(interval)
 	defer ticker.Stop()
