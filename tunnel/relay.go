@@ -79,17 +79,7 @@ const relayProbe = `sh -c 'for p in python3 bash socat nc; do if command -v "$p"
 // remote host has, and returns a Relay using the preferred one. Without any it
 // returns a *NoRelayError (matching ErrNoRelay).
 func (c *Client) FindRelay(ctx context.Context) (Relay, error) {
-	ss, err := c.newSession(ctx)
-	if err != nil {
-		return Relay{}, fmt.Errorf("probing relay programs: %w", err)
-	}
-	defer ss.Close()
-	stop := context.AfterFunc(ctx, func() { ss.Close() })
-	defer stop()
-	out, err := ss.Output(relayProbe)
-	if err != nil && ctx.Err() != nil {
-		return Relay{}, fmt.Errorf("probing relay programs: %w", ctx.Err())
-	}
+	out, _, _, err := c.Output(ctx, relayProbe)
 	if err != nil {
 		return Relay{}, fmt.Errorf("probing relay programs: %w", err)
 	}
