@@ -12,12 +12,19 @@ type Route struct {
 	relay *Relay // nil for direct-tcpip
 }
 
-// Kind returns "direct-tcpip" or the relay program's name.
-func (r *Route) Kind() string {
+// RouteKind names how a Route reaches the remote's loopback: RouteDirect, or
+// the name of a relay program (a RelayKind).
+type RouteKind string
+
+// RouteDirect is direct-tcpip channels on the SSH connection itself.
+const RouteDirect RouteKind = "direct-tcpip"
+
+// Kind returns RouteDirect or the relay program's name.
+func (r *Route) Kind() RouteKind {
 	if r.relay == nil {
-		return "direct-tcpip"
+		return RouteDirect
 	}
-	return string(r.relay.Kind)
+	return RouteKind(r.relay.Kind)
 }
 
 // Dial opens a connection to the remote's loopback port.
