@@ -8,21 +8,24 @@ import (
 
 // Event is one thing the login output asks kfwd to do.
 type Event struct {
-	Type string `json:"type"`           // "callback" | "device" | "open"
-	Port int    `json:"port,omitempty"` // callback: the loopback port
-	Host string `json:"host,omitempty"` // callback: loopback host as printed (localhost, 127.0.0.1, ::1)
-	URL  string `json:"url,omitempty"`  // the URL to open, when known
-	Code string `json:"code,omitempty"` // device: the user code
+	Type EventKind `json:"type"`           // TypeCallback, TypeDevice or TypeOpen
+	Port int       `json:"port,omitempty"` // callback: the loopback port
+	Host string    `json:"host,omitempty"` // callback: loopback host as printed (localhost, 127.0.0.1, ::1)
+	URL  string    `json:"url,omitempty"`  // the URL to open, when known
+	Code string    `json:"code,omitempty"` // device: the user code
 	// Opener is set when the URL came from a browser-opener shim (the CLI
 	// asked for it to be opened) rather than from the printed text.
 	Opener bool `json:"opener,omitempty"`
 }
 
-// Event types.
+// EventKind says what an Event asks for; it is the "type" of kfwd's JSON events.
+type EventKind string
+
+// Event kinds.
 const (
-	TypeCallback = "callback"
-	TypeDevice   = "device"
-	TypeOpen     = "open"
+	TypeCallback EventKind = "callback" // forward Port, then open URL
+	TypeDevice   EventKind = "device"   // show Code, open URL
+	TypeOpen     EventKind = "open"     // open URL; no tunnel needed
 )
 
 // Limits that keep the scanner linear and its memory bounded on hostile output.

@@ -26,7 +26,7 @@ func TestLoginArgs(t *testing.T) {
 	} {
 		var gotHost, gotCLI string
 		var gotCmd []string
-		cmd := &cli.Command{Name: "kfwd", Commands: []*cli.Command{{
+		cmd := &cli.Command{Name: "kfwd", Flags: rootFlags(), Commands: []*cli.Command{{
 			Name:  "login",
 			Flags: loginFlags(),
 			Action: func(ctx context.Context, cmd *cli.Command) error {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"io"
 
 	"github.com/urfave/cli/v3"
 )
@@ -22,8 +21,7 @@ func configCommand(e *env) *cli.Command {
 			if err != nil {
 				return err
 			}
-			_, err = io.WriteString(e.stdout, h.Format())
-			return err
+			return e.ui.print(h.Format())
 		},
 	}
 }

@@ -24,23 +24,21 @@ func demoCommand(e *env) *cli.Command {
 			"browser. It works offline and needs no ~/.ssh.",
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "no-browser", Usage: "print the URL instead of opening a browser"},
-			&cli.BoolFlag{Name: "json", Usage: "newline-delimited JSON events on stdout; the login's output goes to stderr"},
 			&cli.DurationFlag{Name: "timeout", Value: 2 * time.Minute, Usage: "give up after this long"},
-			&cli.BoolFlag{Name: "v", Usage: "verbose: say what kfwd does (repeat for more)", Config: cli.BoolConfig{Count: new(int)}},
 		},
 		Action: func(ctx context.Context, cmd *cli.Command) error {
 			if cmd.Args().Len() > 0 {
 				return usageError{fmt.Errorf("demo: unexpected argument %q", cmd.Args().First())}
 			}
-			u := newUI(e, cmd.Bool("json"), false, cmd.Count("v"))
-			return runDemo(ctx, e, u, cmd.Bool("no-browser"), cmd.Duration("timeout"))
+			return runDemo(ctx, e, cmd.Bool("no-browser"), cmd.Duration("timeout"))
 		},
 	}
 }
 
 // runDemo starts the demo world, writes an ssh_config for it in a temporary
 // directory, and runs the real login path against it.
-func runDemo(ctx context.Context, e *env, u *ui, noBrowser bool, timeout time.Duration) error {
+func runDemo(ctx context.Context, e *env, noBrowser bool, timeout time.Duration) error {
+	u := e.ui
 	d, err := demo.Start(demo.Options{LoginTimeout: timeout, Logf: u.logf(2)})
 	if err != nil {
 		return err
@@ -75,15 +73,13 @@ func runDemo(ctx context.Context, e *env, u *ui, noBrowser bool, timeout time.Du
 			return nil
 		}
 	}
-	err = login(ctx, e, u, loginOptions{
-		host: h,
-		resolve: func(alias string) (*sshconfig.Host, error) {
+	err = login(ctx, e, loginOptions{
+		dialer: dialer{e: e, host: h, prompt: noPrompter{}, resolve: func(alias string) (*sshconfig.Host, error) {
 			return sshconfig.Resolve(alias, sshconfig.Options{ConfigFile: cfg})
-		},
+		}},
 		command:   []string{demo.Command},
 		noBrowser: noBrowser,
 		timeout:   timeout,
-		prompt:    noPrompter{},
 		open:      open,
 	})
 	if err != nil {

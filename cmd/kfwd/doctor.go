@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -28,7 +27,6 @@ func doctorCommand(e *env) *cli.Command {
 			"It exits 0 only when a login can work; 255 when it cannot connect, 1 for any other failed check.",
 		Flags: append(sshFlags(),
 			&cli.StringFlag{Name: "cli", Value: defaultLogin[0], Usage: "the login `CLI` to look for on the remote (kiro-cli, aws, az, gh, ...)"},
-			&cli.BoolFlag{Name: "json", Usage: "one JSON event per check on stdout"},
 		),
 		ShellComplete: completeHosts,
 		Action: func(ctx context.Context, cmd *cli.Command) error {
@@ -39,8 +37,7 @@ func doctorCommand(e *env) *cli.Command {
 			if cmd.Args().Len() > 1 {
 				return usageError{fmt.Errorf("doctor: unexpected argument %q", cmd.Args().Get(1))}
 			}
-			u := newUI(e, cmd.Bool("json"), cmd.Bool("q"), cmd.Count("v"))
-			d := &doctor{e: e, u: u}
+			d := &doctor{e: e, u: e.ui}
 			return d.run(ctx, cmd, arg, cmd.String("cli"))
 		},
 	}
@@ -87,9 +84,9 @@ func (d *doctor) report(c check) {
 	if !c.OK {
 		mark = d.u.paint("31", "✗")
 	}
-	d.u.line(d.u.out, fmt.Sprintf("%s %-10s %s", mark, c.Name, c.Detail))
+	d.u.result(fmt.Sprintf("%s %-10s %s", mark, c.Name, c.Detail))
 	if c.Hint != "" {
-		d.u.line(d.u.out, "  "+d.u.paint("33", "hint:")+" "+c.Hint)
+		d.u.result("  " + d.u.paint("33", "hint:") + " " + c.Hint)
 	}
 }
 
@@ -198,9 +195,7 @@ func reachCheck(ctx context.Context, h *sshconfig.Host) check {
 // connect dials as kfwd login does and reports the host key and
 // authentication checks from the outcome.
 func (d *doctor) connect(ctx context.Context, h *sshconfig.Host, opts sshconfig.Options) (*tunnel.Client, bool) {
-	client, err := tunnel.Dial(ctx, tunnel.DialOptions{
-		Host: h, Resolve: hopResolver(opts), Prompt: terminalPrompter(d.e), Logf: d.u.logf(1), Stderr: d.e.stderr,
-	})
+	client, err := dialer{e: d.e, host: h, resolve: hopResolver(opts)}.dial(ctx)
 	if err == nil {
 		if h.ProxyJump != "" || h.ProxyCommand != "" {
 			via := "ProxyJump " + h.ProxyJump
@@ -225,22 +220,23 @@ func (d *doctor) connect(ctx context.Context, h *sshconfig.Host, opts sshconfig.
 	}
 
 	d.connectionFailed()
+	hint := strings.Join(explain(err).hints, "; ")
 	var hk *tunnel.HostKeyError
 	var ae *tunnel.AuthError
 	var pe *tunnel.ProxyCommandError
 	switch {
 	case errors.As(err, &hk):
-		d.report(check{Name: "host key", Detail: hk.Error(), Hint: hostKeyHint(hk)})
+		d.report(check{Name: "host key", Detail: hk.Error(), Hint: hint})
 	case errors.As(err, &ae):
 		d.report(check{Name: "host key", OK: true, Detail: "matches known_hosts"})
-		d.report(check{Name: "auth", Detail: ae.Error(),
-			Hint: "add your public key to ~/.ssh/authorized_keys for " + ae.User + " on the host, or name the right key with -i or IdentityFile"})
-	case errors.As(err, &pe):
-		d.report(check{Name: "reach", Detail: pe.Error(), Hint: "run the ProxyCommand by hand to see why it fails"})
-	case errors.Is(err, tunnel.ErrConnectTimeout):
-		d.report(check{Name: "reach", Detail: err.Error(), Hint: "the SSH handshake did not finish within ConnectTimeout; check the host, jump hosts and network"})
+		d.report(check{Name: "auth", Detail: ae.Error(), Hint: hint})
+	case errors.As(err, &pe), errors.Is(err, tunnel.ErrConnectTimeout):
+		d.report(check{Name: "reach", Detail: err.Error(), Hint: hint})
 	default:
-		d.report(check{Name: "ssh", Detail: err.Error(), Hint: "run 'kfwd doctor -vv " + h.Alias + "' for details"})
+		if hint == "" {
+			hint = "run 'kfwd doctor -vv " + h.Alias + "' for details"
+		}
+		d.report(check{Name: "ssh", Detail: err.Error(), Hint: hint})
 	}
 	return nil, false
 }
@@ -254,16 +250,6 @@ func hostKeyDetail(k tunnel.HostKeyInfo) string {
 		return fmt.Sprintf("accepted but not recorded in known_hosts (%s %s)", k.Type, k.Fingerprint)
 	}
 	return fmt.Sprintf("added to known_hosts: '%s' (%s) to the list of known hosts in %s", k.Host, k.Type, k.File)
-}
-
-func hostKeyHint(e *tunnel.HostKeyError) string {
-	switch e.Kind {
-	case tunnel.HostKeyChanged:
-		return fmt.Sprintf("if the host was reinstalled, remove the old key with: ssh-keygen -R '%s' -f '%s', then connect again", e.Host, e.File)
-	case tunnel.HostKeyRevoked:
-		return "the key is revoked on purpose; do not connect until an administrator gives you the new key"
-	}
-	return "verify the fingerprint with the host's owner, then connect once with 'ssh' to record it, or set StrictHostKeyChecking accept-new"
 }
 
 // forwardingCheck probes whether the server carries direct-tcpip channels, and
@@ -281,7 +267,7 @@ func forwardingCheck(ctx context.Context, c *tunnel.Client) check {
 	r, err := c.FindRelay(ctx)
 	if err != nil {
 		return check{Name: "forwarding", Detail: "administratively prohibited, and " + err.Error(),
-			Hint: "ask for 'AllowTcpForwarding local' in sshd_config, install nc, socat or python3 on the remote, or use the CLI's device-code sign-in"}
+			Hint: strings.Join(explain(&tunnel.NoRouteError{Err: err}).hints, "; ")}
 	}
 	return check{Name: "forwarding", OK: true, Detail: fmt.Sprintf("administratively prohibited; kfwd will relay through %s on the remote", r.Kind)}
 }
@@ -319,25 +305,18 @@ func remoteCLICheck(ctx context.Context, c *tunnel.Client, binary, host string) 
 	return check{Name: "cli", OK: true, Detail: fmt.Sprintf("%s: %s", path, firstLine(version))}
 }
 
-// remoteOutput runs command in an exec session and returns its output:
-// stdout, else stderr (some CLIs print --version there). The two go to
-// separate buffers: x/crypto copies them in two goroutines.
+// remoteOutput runs command on the remote and returns its output: stdout,
+// else stderr (some CLIs print --version there).
 func remoteOutput(ctx context.Context, c *tunnel.Client, command string) (string, int, error) {
 	ctx, cancel := context.WithTimeout(ctx, doctorStepTimeout)
 	defer cancel()
-	var stdout, stderr bytes.Buffer
-	s, err := c.Start(ctx, tunnel.SessionOptions{Command: command, Stdout: &stdout, Stderr: &stderr})
+	stdout, stderr, status, err := c.Output(ctx, command)
 	if err != nil {
 		return "", 0, err
 	}
-	defer s.Close()
-	status, err := s.Wait()
-	if err != nil {
-		return "", 0, err
-	}
-	out := strings.TrimSpace(stdout.String())
+	out := strings.TrimSpace(string(stdout))
 	if out == "" {
-		out = strings.TrimSpace(stderr.String())
+		out = strings.TrimSpace(string(stderr))
 	}
 	return out, status, nil
 }

@@ -48,9 +48,12 @@ type reported struct{ status int }
 
 func (e reported) Error() string { return fmt.Sprintf("exit status %d", e.status) }
 
-// report prints err with its hints and returns the exit status for it. This is
-// the one place where errors become words and numbers.
-func report(e *env, err error) int {
+// report prints err with its hints through u and returns the exit status for
+// it (0 for nil). This is the one place where errors become words and numbers.
+func report(u *ui, err error) int {
+	if err == nil {
+		return 0
+	}
 	var re remoteExit
 	if errors.As(err, &re) {
 		return re.status
@@ -59,37 +62,26 @@ func report(e *env, err error) int {
 	if errors.As(err, &done) {
 		return done.status
 	}
-	u := &ui{out: e.stdout, err: e.stderr}
-	msg, hints, status := explain(err)
-	u.fail(msg, hints)
-	return status
+	x := explain(err)
+	u.fail(x.msg, x.hints)
+	return x.status
 }
 
-// explain turns an error into a message, hints and an exit status.
-func explain(err error) (string, []string, int) {
-	var ue usageError
-	var te timeoutError
-	switch {
-	case errors.As(err, &ue):
-		return err.Error(), []string{"run 'kfwd --help' or 'kfwd COMMAND --help' for usage"}, exitUsage
-	case errors.Is(err, errInterrupted):
-		return "interrupted", nil, exitInterrupted
-	case errors.As(err, &te):
-		return err.Error(), []string{"raise --timeout, or finish the sign-in in the browser sooner"}, exitTimeout
-	case errors.Is(err, context.DeadlineExceeded):
-		return err.Error(), nil, exitTimeout
-	}
-	if msg, hints, ok := explainTunnel(err); ok {
-		return msg, hints, exitConnection
-	}
-	return err.Error(), nil, exitFailure
+// explanation is what kfwd says about an error: its message, the hints that
+// apply to it, and the exit status.
+type explanation struct {
+	msg    string
+	hints  []string
+	status int
 }
 
-// explainTunnel gives the hints for connection, host-key, authentication and
-// forwarding errors; ok is false for other errors.
-func explainTunnel(err error) (msg string, hints []string, ok bool) {
-	msg = err.Error()
+// explain is the one table from errors to messages, hints and exit statuses,
+// used by every command (kfwd doctor shows the hints of its failed checks).
+func explain(err error) explanation {
+	msg := err.Error()
 	var (
+		ue    usageError
+		te    timeoutError
 		hk    *tunnel.HostKeyError
 		auth  *tunnel.AuthError
 		proxy *tunnel.ProxyCommandError
@@ -98,23 +90,18 @@ func explainTunnel(err error) (msg string, hints []string, ok bool) {
 		dial  *tunnel.DialError
 	)
 	switch {
+	case errors.As(err, &ue):
+		return explanation{msg, []string{"run 'kfwd --help' or 'kfwd COMMAND --help' for usage"}, exitUsage}
+	case errors.Is(err, errInterrupted):
+		return explanation{"interrupted", nil, exitInterrupted}
+	case errors.As(err, &te):
+		return explanation{msg, []string{"raise --timeout, or finish the sign-in in the browser sooner"}, exitTimeout}
+	case errors.Is(err, context.DeadlineExceeded):
+		return explanation{msg, nil, exitTimeout}
 	case errors.As(err, &hk):
-		switch hk.Kind {
-		case tunnel.HostKeyChanged:
-			hints = []string{
-				"if the host was reinstalled or its key rotated, remove the old key with: ssh-keygen -R " + tunnel.ShellQuote(hk.Host) + " -f " + tunnel.ShellQuote(hk.File),
-				"otherwise do not connect: someone may be intercepting the connection",
-			}
-		case tunnel.HostKeyRevoked:
-			hints = []string{"the key is revoked in " + hk.File + "; ask the host's administrator for its current key"}
-		default:
-			hints = []string{
-				"check the fingerprint with the host's administrator, then connect once with 'ssh " + hk.Host + "' to record it,",
-				"or use -o StrictHostKeyChecking=accept-new to record it on first use",
-			}
-		}
+		return explanation{msg, hostKeyHints(hk), exitConnection}
 	case errors.As(err, &auth):
-		hints = []string{
+		hints := []string{
 			"give the key with -i KEYFILE (e.g. the .pem file EC2 gave you) or add it to the agent with ssh-add",
 			"check the user name (-l USER or user@host); EC2 images use ec2-user, ubuntu or admin",
 		}
@@ -124,26 +111,42 @@ func explainTunnel(err error) (msg string, hints []string, ok bool) {
 		if unprotected := (*tunnel.UnprotectedKeyError)(nil); errors.As(err, &unprotected) {
 			hints = append([]string{"make the key readable only by you: chmod 600 " + tunnel.ShellQuote(unprotected.Path)}, hints...)
 		}
+		return explanation{msg, hints, exitConnection}
 	case errors.As(err, &proxy):
-		hints = []string{"run the ProxyCommand by hand to see why it fails; check with 'kfwd config HOST' what kfwd runs"}
+		return explanation{msg, []string{"run the ProxyCommand by hand to see why it fails; check with 'kfwd config HOST' what kfwd runs"}, exitConnection}
 	case errors.As(err, &busy):
-		hints = []string{"close the program holding the port (an old kfwd or 'ssh -L' tunnel?) and run kfwd login again"}
+		hints := []string{"close the program holding the port (an old kfwd or 'ssh -L' tunnel?) and run kfwd login again"}
 		if busy.Family == "IPv6" {
 			hints = append(hints, "kfwd does not forward 127.0.0.1 alone: a browser may send the sign-in for localhost to ::1, to that program")
 		}
+		return explanation{msg, hints, exitConnection}
 	case errors.As(err, &nofwd):
-		hints = []string{
-			"use the CLI's device-code sign-in if it has one (e.g. aws sso login --use-device-code, az login --use-device-code)",
-			"or ask the server's administrator for AllowTcpForwarding local (or yes) in sshd_config, or install nc, socat or python3 on the remote",
-		}
+		return explanation{msg, []string{
+			"ask for 'AllowTcpForwarding local' (or yes) in the server's sshd_config, or install nc, socat or python3 on the remote",
+			"or use the CLI's device-code sign-in if it has one (e.g. aws sso login --use-device-code, az login --use-device-code)",
+		}, exitConnection}
 	case errors.Is(err, tunnel.ErrConnectionLost):
-		hints = []string{"the network to the host went silent; check it and run kfwd login again (-o ServerAliveInterval tunes the keepalive)"}
+		return explanation{msg, []string{"the network to the host went silent; check it and run kfwd login again (-o ServerAliveInterval tunes the keepalive)"}, exitConnection}
 	case errors.Is(err, tunnel.ErrConnectTimeout):
-		hints = []string{"check the host name and port ('kfwd config HOST'), the network and any firewall or security group"}
+		return explanation{msg, []string{"check the host name and port ('kfwd config HOST'), the network and any firewall or security group"}, exitConnection}
 	case errors.As(err, &dial):
-		hints = []string{"check the host name and port ('kfwd config HOST') and that 'ssh " + dial.Host + "' works"}
-	default:
-		return "", nil, false
+		return explanation{msg, []string{"check the host name and port ('kfwd config HOST') and that 'ssh " + dial.Host + "' works"}, exitConnection}
 	}
-	return msg, hints, true
+	return explanation{msg, nil, exitFailure}
+}
+
+func hostKeyHints(hk *tunnel.HostKeyError) []string {
+	switch hk.Kind {
+	case tunnel.HostKeyChanged:
+		return []string{
+			"if the host was reinstalled or its key rotated, remove the old key with: ssh-keygen -R " + tunnel.ShellQuote(hk.Host) + " -f " + tunnel.ShellQuote(hk.File),
+			"otherwise do not connect: someone may be intercepting the connection",
+		}
+	case tunnel.HostKeyRevoked:
+		return []string{"the key is revoked in " + hk.File + "; ask the host's administrator for its current key"}
+	}
+	return []string{
+		"check the fingerprint with the host's administrator, then connect once with 'ssh " + hk.Host + "' to record it,",
+		"or use -o StrictHostKeyChecking=accept-new to record it on first use",
+	}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/kfwd/kfwd/sshconfig"
 	"github.com/urfave/cli/v3"
@@ -19,8 +18,6 @@ func sshFlags() []cli.Flag {
 		&cli.IntFlag{Name: "p", Usage: "connect to `port` on the remote host", HideDefault: true},
 		&cli.StringSliceFlag{Name: "o", Usage: "set an ssh_config `Keyword=Value` (repeatable)"},
 		&cli.StringFlag{Name: "J", Usage: "connect through jump hosts `[user@]host[:port][,...]`"},
-		&cli.BoolFlag{Name: "v", Usage: "verbose: say what kfwd does (repeat for more)", Config: cli.BoolConfig{Count: new(int)}},
-		&cli.BoolFlag{Name: "q", Usage: "quiet: no status lines"},
 	}
 }
 
@@ -62,19 +59,12 @@ func resolveHost(cmd *cli.Command, arg string) (*sshconfig.Host, sshconfig.Optio
 	return h, opts, nil
 }
 
-// defaultAliveInterval is kfwd's keepalive when the config sets none: a login
-// waits on a person, and a silently dead network must end it rather than hang.
-const defaultAliveInterval = 15 * time.Second
-
-func keepaliveSettings(h *sshconfig.Host) (time.Duration, int) {
-	interval, count := h.ServerAliveInterval, h.ServerAliveCountMax
-	if interval <= 0 {
-		interval = defaultAliveInterval
+// hopResolver resolves jump hosts with the same config files as the destination,
+// but without the destination's command-line overrides, as ssh does.
+func hopResolver(opts sshconfig.Options) func(string) (*sshconfig.Host, error) {
+	return func(alias string) (*sshconfig.Host, error) {
+		return sshconfig.Resolve(alias, sshconfig.Options{ConfigFile: opts.ConfigFile, SystemFile: opts.SystemFile, Home: opts.Home, LocalUser: opts.LocalUser})
 	}
-	if count <= 0 {
-		count = 3
-	}
-	return interval, count
 }
 
 // destinationArg returns the first argument or a usage error.

@@ -1,22 +1,6 @@
 package main
 
-import (
-	"testing"
-	"time"
-)
-
-func TestBackoffDelay(t *testing.T) {
-	b := defaultBackoff
-	want := []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second, 16 * time.Second, 30 * time.Second, 30 * time.Second}
-	for i, w := range want {
-		if got := b.delay(i + 1); got != w {
-			t.Errorf("delay(%d) = %v, want %v", i+1, got, w)
-		}
-	}
-	if got := b.delay(1000); got != 30*time.Second {
-		t.Errorf("delay(1000) = %v, want the 30s cap", got)
-	}
-}
+import "testing"
 
 func TestParsePortSpecs(t *testing.T) {
 	got, err := parsePortSpecs([]string{"8080", "9000:80", "65535:1"})

@@ -18,32 +18,42 @@ func main() {
 	os.Exit(run(context.Background(), os.Args, os.Stdin, os.Stdout, os.Stderr))
 }
 
-// env is what a command needs from the process: its streams and environment.
-// Commands take it instead of reaching for os.* so that tests drive them in-process.
+// env is what a command needs from the process: its streams, its environment
+// and the one ui that writes to them. Commands take it instead of reaching for
+// os.* so that tests drive them in-process.
 type env struct {
 	stdin  io.Reader
 	stdout io.Writer
 	stderr io.Writer
 	getenv func(string) string
+	ui     *ui
 }
 
-// run runs kfwd with args and returns the exit status. Every command returns an
-// error instead of exiting, so the deferred cleanups (raw terminal, listeners,
-// remote session) always run before the process ends.
+// run runs kfwd with args and returns the exit status. The ui exists before
+// any flag is parsed, so that every error, a usage error included, is
+// reported through it. Every command returns an error instead of exiting, so
+// the deferred cleanups (raw terminal, listeners, remote session) always run
+// before the process ends.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	e := &env{stdin: stdin, stdout: stdout, stderr: stderr, getenv: os.Getenv}
-	app := newApp(e)
-	err := app.Run(ctx, args)
-	if err == nil {
-		return 0
-	}
-	return report(e, err)
+	e.ui = newUI(e)
+	err := newApp(e).Run(ctx, args)
+	return report(e.ui, err)
 }
 
 func init() {
 	// Only --version: -v is verbose in every command, as in ssh (whose
 	// version flag is -V).
 	cli.VersionFlag = &cli.BoolFlag{Name: "version", Aliases: []string{"V"}, Usage: "print the version"}
+}
+
+// rootFlags are the flags every command takes; they set up the ui.
+func rootFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.BoolFlag{Name: "json", Usage: "newline-delimited JSON events on stdout; the remote login's output goes to stderr"},
+		&cli.BoolFlag{Name: "q", Usage: "quiet: no status lines"},
+		&cli.BoolFlag{Name: "v", Usage: "verbose: say what kfwd does (repeat for more)", Config: cli.BoolConfig{Count: new(int)}},
+	}
 }
 
 func newApp(e *env) *cli.Command {
@@ -58,6 +68,13 @@ func newApp(e *env) *cli.Command {
 		DisableSliceFlagSeparator: true,
 		Suggest:                   true,
 		HideHelpCommand:           true,
+		Flags:                     rootFlags(),
+		// Before runs once the whole command line is parsed, before the
+		// command's Action: the root flags given anywhere are known.
+		Before: func(ctx context.Context, cmd *cli.Command) (context.Context, error) {
+			e.ui.configure(cmd.Bool("json"), cmd.Bool("q"), cmd.Count("v"))
+			return ctx, nil
+		},
 		OnUsageError: func(_ context.Context, _ *cli.Command, err error, _ bool) error {
 			return usageError{err}
 		},

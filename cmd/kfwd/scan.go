@@ -14,27 +14,24 @@ func scanCommand(e *env) *cli.Command {
 		Name:      "scan",
 		Usage:     "read a login's terminal output on stdin and print what kfwd would act on",
 		ArgsUsage: "< transcript",
-		Flags: []cli.Flag{
-			&cli.BoolFlag{Name: "json", Usage: "one JSON object per line"},
-		},
 		Action: func(ctx context.Context, cmd *cli.Command) error {
-			return scan(e, cmd.Bool("json"))
+			return scan(e)
 		},
 	}
 }
 
 // scan feeds stdin through the scanner in the chunks it arrives in, as the login
 // path does, and prints each event.
-func scan(e *env, jsonOut bool) error {
-	u := &ui{out: e.stdout, err: e.stderr, json: true}
+func scan(e *env) error {
+	u := e.ui
 	s := callback.NewScanner()
 	emit := func(evs []callback.Event) {
 		for _, ev := range evs {
-			if jsonOut {
+			if u.json {
 				u.eventJSON(ev)
 				continue
 			}
-			fmt.Fprintln(e.stdout, describeEvent(ev))
+			u.result(describeEvent(ev))
 		}
 	}
 	buf := make([]byte, 32*1024)
@@ -59,15 +56,15 @@ func scan(e *env, jsonOut bool) error {
 // describeEvent is the one-line human form of a scanner event.
 func describeEvent(ev callback.Event) string {
 	switch ev.Type {
-	case "callback":
+	case callback.TypeCallback:
 		s := fmt.Sprintf("callback port %d on %s", ev.Port, ev.Host)
 		if ev.URL != "" {
 			s += ", open " + ev.URL
 		}
 		return s
-	case "device":
+	case callback.TypeDevice:
 		return fmt.Sprintf("device code %s at %s", ev.Code, ev.URL)
 	default:
-		return ev.Type + " " + ev.URL
+		return string(ev.Type) + " " + ev.URL
 	}
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 
@@ -36,4 +37,48 @@ func terminalPrompter(e *env) tunnel.Prompter {
 		p = ttyPrompter{tty}
 	}
 	return tunnel.ChoosePrompter(p, e.getenv)
+}
+
+// terminal is the local terminal a login runs in when stdin is one: the
+// remote login then gets a PTY of its size, keystrokes go to it raw, and
+// window resizes follow it. Tests drive this path with a pty (creack/pty) as
+// stdin.
+type terminal struct{ fd int }
+
+// stdinTerminal returns the terminal on stdin, or nil when stdin is not one.
+func stdinTerminal(stdin io.Reader) *terminal {
+	f, ok := stdin.(*os.File)
+	if !ok || !term.IsTerminal(int(f.Fd())) {
+		return nil
+	}
+	return &terminal{fd: int(f.Fd())}
+}
+
+// size returns the terminal's width and height, 0 when unknown.
+func (t *terminal) size() (width, height int) {
+	w, h, err := term.GetSize(t.fd)
+	if err != nil {
+		return 0, 0
+	}
+	return w, h
+}
+
+// makeRaw puts the terminal in raw mode and tells u, whose lines then end in
+// \r\n; restore undoes both.
+func (t *terminal) makeRaw(u *ui) (restore func(), err error) {
+	old, err := term.MakeRaw(t.fd)
+	if err != nil {
+		return nil, fmt.Errorf("putting the terminal in raw mode: %w", err)
+	}
+	u.setRaw(true)
+	return func() {
+		term.Restore(t.fd, old)
+		u.setRaw(false)
+	}, nil
+}
+
+// followResize sends the terminal's size to s whenever it changes, until
+// the returned stop is called.
+func (t *terminal) followResize(s *tunnel.Session) (stop func()) {
+	return watchResize(t.fd, s)
 }

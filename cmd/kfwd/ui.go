@@ -12,9 +12,12 @@ import (
 	"golang.org/x/term"
 )
 
-// ui owns every byte kfwd itself writes: status lines, verbose lines, JSON
-// events, errors and hints. The remote login's own output does not pass through
-// here; it is relayed unchanged.
+// ui owns every byte kfwd itself writes: a command's result, status lines,
+// verbose lines, JSON events, errors and hints. There is one per run, made
+// before the flags are parsed and configured from the root flags before the
+// command runs, so that -q, -v, --json and colour hold on every path, errors
+// included. The remote login's own output does not pass through here; it is
+// relayed unchanged.
 type ui struct {
 	mu      sync.Mutex
 	out     io.Writer // stdout: JSON events
@@ -27,14 +30,35 @@ type ui struct {
 	raw     bool // the local terminal is in raw mode: lines end in \r\n
 }
 
-func newUI(e *env, jsonOut, quiet bool, verbose int) *ui {
-	u := &ui{out: e.stdout, err: e.stderr, json: jsonOut, quiet: quiet, verbose: verbose}
+// newUI returns the ui for e's streams: colour and in-place progress when
+// stderr is a terminal (colour unless NO_COLOR or TERM=dumb).
+func newUI(e *env) *ui {
+	u := &ui{out: e.stdout, err: e.stderr}
 	if f, ok := e.stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
 		u.tty = true
 		u.color = e.getenv("NO_COLOR") == "" && e.getenv("TERM") != "dumb"
 	}
 	return u
 }
+
+// configure applies the root flags.
+func (u *ui) configure(jsonOut, quiet bool, verbose int) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	u.json, u.quiet, u.verbose = jsonOut, quiet, verbose
+}
+
+// print writes a command's result (kfwd config's settings) on stdout as it is.
+func (u *ui) print(s string) error {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	_, err := io.WriteString(u.out, s)
+	return err
+}
+
+// result writes one line of a command's result (kfwd scan's findings, kfwd
+// doctor's checks) on stdout.
+func (u *ui) result(s string) { u.line(u.out, s) }
 
 func (u *ui) setRaw(raw bool) {
 	u.mu.Lock()

@@ -1,0 +1,76 @@
+package main
+
+import (
+	"context"
+
+	"github.com/kfwd/kfwd/sshconfig"
+	"github.com/kfwd/kfwd/tunnel"
+)
+
+// dialer is how every command connects to the resolved host: the same
+// options, prompts and verbose log, so that login, forward and doctor reach a
+// host in the same way.
+type dialer struct {
+	e       *env
+	host    *sshconfig.Host
+	resolve func(string) (*sshconfig.Host, error) // jump hosts
+	prompt  tunnel.Prompter                       // nil: the terminal or SSH_ASKPASS
+}
+
+// dial opens one connection, silently (kfwd forward's reconnects).
+func (d dialer) dial(ctx context.Context) (*tunnel.Client, error) {
+	return d.dialWith(ctx, d.promptOrTerminal())
+}
+
+func (d dialer) promptOrTerminal() tunnel.Prompter {
+	if d.prompt != nil {
+		return d.prompt
+	}
+	return terminalPrompter(d.e)
+}
+
+func (d dialer) dialWith(ctx context.Context, p tunnel.Prompter) (*tunnel.Client, error) {
+	return tunnel.Dial(ctx, tunnel.DialOptions{Host: d.host, Resolve: d.resolve, Prompt: p, Logf: d.e.ui.logf(1), Stderr: d.e.stderr})
+}
+
+// connect opens the connection with the "connecting" and "connected" status
+// lines and events, and a spinner in between that a question (host key,
+// passphrase) ends first.
+func (d dialer) connect(ctx context.Context) (*tunnel.Client, error) {
+	u, h := d.e.ui, d.host
+	u.statusf("connecting to %s (%s port %d)", h.Alias, h.HostName, h.Port)
+	u.event("connecting", map[string]any{"host": h.Alias, "hostname": h.HostName, "port": h.Port})
+	prompt := d.promptOrTerminal()
+	stopSpin := func() {}
+	if u.verbose == 0 {
+		stopSpin = u.spin("connecting to " + h.Alias)
+		if prompt != nil {
+			prompt = spinStopper{prompt, stopSpin}
+		}
+	}
+	c, err := d.dialWith(ctx, prompt)
+	stopSpin()
+	if err != nil {
+		return nil, causeOr(ctx, err)
+	}
+	u.statusf("connected to %s", h.Alias)
+	u.event("connected", map[string]any{"host": h.Alias})
+	return c, nil
+}
+
+// spinStopper stops the progress spinner before a question is asked, so that
+// the prompt is not drawn over.
+type spinStopper struct {
+	tunnel.Prompter
+	stop func()
+}
+
+func (p spinStopper) Secret(prompt string) ([]byte, error) {
+	p.stop()
+	return p.Prompter.Secret(prompt)
+}
+
+func (p spinStopper) Ask(prompt string) (string, error) {
+	p.stop()
+	return p.Prompter.Ask(prompt)
+}
