@@ -692,6 +692,14 @@ func IsPastedResponse(u string) bool {
 			q[k] = append(q[k], v...)
 		}
 	}
+	// An authorization request (client_id=, response_type=, redirect_uri=)
+	// is where the sign-in starts, whatever else it carries (claude.com's
+	// authorize?code=true&...).
+	for _, k := range []string{"client_id", "response_type", "redirect_uri", "code_challenge", "scope"} {
+		if q.Has(k) {
+			return false
+		}
+	}
 	code := q.Get("code")
 	if code == "" {
 		return q.Get("access_token") != "" || q.Get("id_token") != ""

@@ -163,3 +163,17 @@ func TestDisplayURL(t *testing.T) {
 		}
 	}
 }
+
+func TestIsLoopbackForms(t *testing.T) {
+	for h, want := range map[string]bool{
+		"localhost": true, "127.0.0.1": true, "127.1": true, "2130706433": true, "0x7f.0.0.1": true,
+		"0177.0.0.1": true, "[::ffff:127.0.0.1]": true, "::ffff:127.0.0.1": true, "::1": true, "[::1]": true,
+		"127.0.0.1.": true, "app.localhost": true, "0x7f000001": true,
+		"128.0.0.1": false, "10.0.0.1": false, "example.com": false, "2147483648": false, "1.2.3.4.5": false,
+		"127.256": true, "0x80.0.0.1": false, "": false, "::ffff:10.0.0.1": false,
+	} {
+		if got := isLoopback(h); got != want {
+			t.Errorf("isLoopback(%q) = %v, want %v", h, got, want)
+		}
+	}
+}

@@ -131,10 +131,8 @@ var (
 	completionRE = regexp.MustCompile(`(?i)\b(logged in|signed in|log ?in (?:was )?successful|login complete|sign-?in (?:was )?(?:successful|complete)|successfully (?:logged|signed|authenticated|authorized)|authentication (?:is )?(?:complete|completed|succeeded|successful)|authenticated as|you are now authenticated)\b`)
 	notDoneRE    = regexp.MustCompile(`(?i)\b(not|already|must|need|needs|once|when|after|until|before|if|to|will|remain|stay|keep|been|be)\b`)
 
-	benignRE      = regexp.MustCompile(`(?i)(fail(?:ed|s)? to (?:open|launch|start)[^.,;]*browser|(?:could not|couldn't|cannot|can't|unable to) (?:open|launch|start|find)[^.,;]*(?:browser|url|link)|browser (?:did not|didn't|does not|doesn't|could not|couldn't|failed to|fails to|won't|will not) (?:open|launch|start|be)|if the browser fails|error (?:opening|launching) (?:the |a )?browser)`)
-	negativeRE    = regexp.MustCompile(`(?i)(refused|\bdial\b|connect:|\bconnection\b|\bproxy\b|_proxy|database|postgres|mysql|redis|mongo|\bdsn\b|timed? ?out|timeout|unreachable|denied|no route|\beof\b|\bretry|could not|couldn't|cannot|can't|unable|\berror\b|\berr\b|\bfail(?:ed|ure|s)?\b|exception|panic|traceback|in use|already|\bbusy\b|health|\bexport\b)`)
-	logLineRE     = regexp.MustCompile(`^\s*(?:\[?\d{4}[-/]\d{2}[-/]\d{2}[T ]|\[?\d{2}:\d{2}:\d{2}|\[?(?:INFO|DEBUG|WARN|WARNING|ERROR|TRACE|FATAL|DBG|INF|WRN|ERR)\]?[\s:]|time=|level=|ts=|[IWEF]\d{4} \d)`)
-	callbackishRE = regexp.MustCompile(`(?i)(callback|redirect|oauth)`)
+	benignRE   = regexp.MustCompile(`(?i)(fail(?:ed|s)? to (?:open|launch|start)[^.,;]*browser|(?:could not|couldn't|cannot|can't|unable to) (?:open|launch|start|find)[^.,;]*(?:browser|url|link)|browser (?:did not|didn't|does not|doesn't|could not|couldn't|failed to|fails to|won't|will not) (?:open|launch|start|be)|if the browser fails|error (?:opening|launching) (?:the |a )?browser)`)
+	negativeRE = regexp.MustCompile(`(?i)(refused|\bdial\b|connect:|\bconnection\b|\bproxy\b|_proxy|database|postgres|mysql|redis|mongo|\bdsn\b|timed? ?out|timeout|unreachable|denied|no route|\beof\b|\bretry|could not|couldn't|cannot|can't|unable|\berror\b|\berr\b|\bfail(?:ed|ure|s)?\b|exception|panic|traceback|in use|already|\bbusy\b|health|\bexport\b)`)
 
 	visitRE    = regexp.MustCompile(`(?i)\b(visit|open|opening|navigate|go to|browse|browser|click|log ?in at|sign ?in at|link|url)\b`)
 	promptRE   = regexp.MustCompile(`(?i)\b(enter|paste|input|type)\b[^:]*:\s*$`)
@@ -147,8 +145,7 @@ var (
 	docsCtxRE  = regexp.MustCompile(`(?i)(learn more|more info|documentation|\bdocs\b|read more|for details|for help|\bsee\s*:?\s*$|release|changelog|upgrade|update|new version|report|\bissue|feedback|privacy|terms of)`)
 
 	codeWordRE     = regexp.MustCompile(`(?i)\bcode\b`)
-	dashCodeRE     = regexp.MustCompile(`\b([A-Z0-9]{3,8}(?:-[A-Z0-9]{3,8}){1,3})\b`)
-	kwCodeRE       = regexp.MustCompile(`\b(?i:code)\s*(?:(?i:is)\s*)?[:=]?\s*([A-Z0-9]{6,12})\b`)
+	afterCodeRE    = regexp.MustCompile(`(?i)\bcode\s*(?:is\s*)?[:=]?\s*["'“‘(\[]?$`)
 	sourcePromptRE = regexp.MustCompile(`(?i)\b(enter|paste|type)\b.*\b(displayed|shown|provided|from|returned|output)\b.*:\s*$`)
 
 	portWordRE  = regexp.MustCompile(`(?i)\bport\s*(?:number\s*)?[:#=]?\s*(\d{2,5})\b`)
@@ -183,10 +180,6 @@ func negative(line string) bool {
 	return negativeRE.MatchString(benignRE.ReplaceAllString(line, " "))
 }
 
-func isLogLine(line string) bool {
-	return logLineRE.MatchString(line) && !callbackishRE.MatchString(line)
-}
-
 func (d *detector) prev() string {
 	if n := len(d.history); n > 0 {
 		return d.history[n-1]
@@ -208,6 +201,9 @@ func (d *detector) analyse(s *Scanner, text string, links []string, partial bool
 		// in to two services): read the output again.
 		d.completed = false
 	}
+	// A log prefix (timestamp, level, logger) is dropped; the message is
+	// read like any other line, with more caution about loopback mentions.
+	text, logged, errLevel := stripLogPrefix(text)
 	// Wording is read from a short form of the line: URLs blanked, runs of
 	// spaces collapsed, at most maxCtx bytes. Login prompts are short; this
 	// keeps hostile multi-kilobyte lines cheap.
@@ -220,7 +216,7 @@ func (d *detector) analyse(s *Scanner, text string, links []string, partial bool
 	}
 	// At most maxURLs URLs per line, and only the text shortly before
 	// each, so that a line full of URLs stays linear.
-	lc := &lineCtx{text: ctx}
+	lc := &lineCtx{text: ctx, logged: logged, errLevel: errLevel}
 	var spans [][]int
 	if strings.Contains(text, "://") {
 		spans = urlRE.FindAllStringIndex(text, maxURLs)
@@ -295,7 +291,8 @@ func (d *detector) textURL(s *Scanner, u, before string, line *lineCtx) {
 	if host := pu.Hostname(); isLoopback(host) && !redirectsElsewhere(u, pu) {
 		port := portOf(pu)
 		if port == 0 || isRedirectResponse(pu) || promptRE.MatchString(before) ||
-			line.negative() || line.logLine() {
+			line.negative() || line.logLine() || line.service() && !authPath(pu) ||
+			servicePathRE.MatchString(pu.Path) && !line.auth() {
 			return
 		}
 		open := ""
@@ -306,7 +303,7 @@ func (d *detector) textURL(s *Scanner, u, before string, line *lineCtx) {
 		d.callback(s, port, host, open)
 		return
 	}
-	if isDocs(pu, before, line) {
+	if isDocs(pu, before, line) || line.failure() {
 		return
 	}
 	d.remoteURL(s, u, pu, before, false)
@@ -487,23 +484,54 @@ func writeCollapsed(b *strings.Builder, s string, space *bool) {
 
 // lineCtx computes facts about a whole line once, however many URLs it has.
 type lineCtx struct {
-	text                string
-	neg, log, doc       bool
-	negOK, logOK, docOK bool
+	text             string
+	logged, errLevel bool // the line had a log prefix; its level is an error
+
+	neg, doc, au, fail, svc           bool
+	negOK, docOK, auOK, failOK, svcOK bool
 }
 
 func (l *lineCtx) negative() bool {
 	if !l.negOK {
-		l.neg, l.negOK = negative(l.text), true
+		l.neg, l.negOK = l.errLevel || negative(l.text), true
 	}
 	return l.neg
 }
 
+// logLine reports a log message without sign-in wording: its loopback
+// addresses are the program's own business.
 func (l *lineCtx) logLine() bool {
-	if !l.logOK {
-		l.log, l.logOK = isLogLine(l.text), true
+	return l.logged && !l.auth() && !visitRE.MatchString(l.text)
+}
+
+func (l *lineCtx) auth() bool {
+	if !l.auOK {
+		l.au, l.auOK = authRE.MatchString(l.text), true
 	}
-	return l.log
+	return l.au
+}
+
+// failure reports an error message, whose URLs are not pages to visit.
+func (l *lineCtx) failure() bool {
+	if !l.failOK {
+		l.fail, l.failOK = l.errLevel || isFailure(l.text), true
+	}
+	return l.fail
+}
+
+// service reports a line that names a local service (metrics, health, a
+// database, a proxy) and has no sign-in wording.
+func (l *lineCtx) service() bool {
+	if !l.svcOK {
+		l.svc, l.svcOK = !l.auth() && (serviceRE.MatchString(l.text) || requestLogRE.MatchString(l.text)), true
+	}
+	return l.svc
+}
+
+// authPath reports a URL path that belongs to a sign-in (/oauth/callback,
+// /login, /auth?state=...), which no service mention overrides.
+func authPath(pu *url.URL) bool {
+	return cbPathRE.MatchString(pu.Path) || signinRE.MatchString(pu.Path)
 }
 
 func (l *lineCtx) docs() bool {
@@ -581,16 +609,7 @@ func (d *detector) findCode(s *Scanner, masked string) {
 	if !ctx {
 		return
 	}
-	if m := dashCodeRE.FindStringSubmatchIndex(masked); m != nil {
-		if !sourcePromptRE.MatchString(masked[:m[2]]) {
-			code = masked[m[2]:m[3]]
-		}
-	}
-	if code == "" {
-		if m := kwCodeRE.FindStringSubmatchIndex(masked); m != nil && !sourcePromptRE.MatchString(masked[:m[2]]) {
-			code = masked[m[2]:m[3]]
-		}
-	}
+	code = pickCode(masked)
 	if code == "" {
 		return
 	}
@@ -697,7 +716,7 @@ func (d *detector) portWords(s *Scanner, line *lineCtx) {
 		!strings.Contains(l, "::1") && !strings.Contains(l, ":") {
 		return
 	}
-	if !listenRE.MatchString(masked) || line.negative() || line.logLine() {
+	if !listenRE.MatchString(masked) || line.negative() || line.logLine() || line.service() {
 		return
 	}
 	host, port := "localhost", 0

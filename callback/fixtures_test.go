@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 	"testing/iotest"
+	"time"
 )
 
 // expectation is the first line of a transcript:
@@ -137,19 +138,42 @@ func checkTranscript(t *testing.T, name string, raw []byte) {
 	}
 }
 
+// decideText runs scanner events through a text-only Decider, as `kfwd
+// scan` does: the fixtures check decisions, not the scanner's raw events.
+func decideText(events []Event) []Action {
+	d := NewDecider(DecideOptions{})
+	var acts []Action
+	now := t0
+	for _, e := range events {
+		now = now.Add(time.Millisecond)
+		acts = append(acts, d.Add(FromEvent(e), now)...)
+	}
+	return append(acts, d.Close()...)
+}
+
 func checkEvents(t *testing.T, name string, exp expectation, text []byte, events []Event) {
 	t.Helper()
-	var callbacks, devices, opens []Event
 	for _, e := range events {
-		switch e.Type {
-		case TypeCallback:
-			callbacks = append(callbacks, e)
-		case TypeDevice:
-			devices = append(devices, e)
-		case TypeOpen:
-			opens = append(opens, e)
+		if e.URL != "" && IsPastedResponse(e.URL) {
+			t.Errorf("%s: an event carries a pasted authorization response: %+v", name, e)
+		}
+	}
+	acts := decideText(events)
+	var callbacks, devices, opens []Action
+	for _, a := range acts {
+		switch a.Type {
+		case ActCallback:
+			callbacks = append(callbacks, a)
+		case ActDevice:
+			devices = append(devices, a)
+		case ActOpen:
+			opens = append(opens, a)
+		case ActIgnored:
 		default:
-			t.Errorf("%s: unknown event type %q", name, e.Type)
+			t.Errorf("%s: unknown action type %q", name, a.Type)
+		}
+		if a.URL != "" && IsPastedResponse(a.URL) {
+			t.Errorf("%s: an action carries a pasted authorization response: %+v", name, a)
 		}
 	}
 	pieces := urlPieces(exp.url)
@@ -159,70 +183,79 @@ func checkEvents(t *testing.T, name string, exp expectation, text []byte, events
 
 	switch {
 	case wantCallback:
-		lastURL := ""
-		for _, e := range callbacks {
-			if e.Port != wantPort {
-				t.Errorf("%s: callback for port %d, want only %d (events %+v)", name, e.Port, wantPort, events)
+		for _, a := range callbacks {
+			if a.Port != wantPort {
+				t.Errorf("%s: forwards port %d, want only %d (actions %+v)", name, a.Port, wantPort, acts)
 			}
-			if !isLoopback(e.Host) {
-				t.Errorf("%s: callback host %q is not loopback", name, e.Host)
-			}
-			if e.URL != "" {
-				lastURL = e.URL
+			if !isLoopback(a.Host) {
+				t.Errorf("%s: callback host %q is not loopback", name, a.Host)
 			}
 		}
 		if len(callbacks) == 0 {
-			t.Fatalf("%s: no callback event, want port %d (events %+v)", name, wantPort, events)
+			t.Fatalf("%s: no forward, want port %d (events %+v, actions %+v)", name, wantPort, events, acts)
 		}
-		if len(callbacks) > 2 {
-			t.Errorf("%s: %d callback events for one port, want at most 2", name, len(callbacks))
+		if len(callbacks) > 1 {
+			t.Errorf("%s: %d forwards for one port, want one", name, len(callbacks))
 		}
-		if pieces != nil && !matchPieces(pieces, lastURL) {
-			t.Errorf("%s: callback URL\n %q\nwant %q", name, lastURL, exp.url)
+		if pieces != nil {
+			if len(opens) != 1 || !matchPieces(pieces, opens[0].URL) {
+				t.Errorf("%s: opens %+v\nwant one of %q", name, opens, exp.url)
+			}
 		}
 	case len(callbacks) > 0:
-		t.Errorf("%s: unexpected callback events %+v", name, callbacks)
+		t.Errorf("%s: unexpected forwards %+v", name, callbacks)
+	}
+	if wantCallback && pieces == nil && len(opens) > 0 {
+		t.Errorf("%s: opens %+v, want none (url=%s)", name, opens, exp.url)
 	}
 
 	switch {
 	case strings.Contains(exp.tunnel, "device"):
 		if len(devices) == 0 {
-			t.Fatalf("%s: no device event (events %+v)", name, events)
+			t.Fatalf("%s: no device action (events %+v)", name, events)
 		}
 		d := devices[len(devices)-1]
 		if d.Code == "" || !strings.Contains(plain, d.Code) {
 			t.Errorf("%s: device code %q not printed in the transcript", name, d.Code)
 		}
+		if len(opens) != 1 {
+			t.Errorf("%s: %d browser opens in a device flow, want one: %+v", name, len(opens), opens)
+		}
 		if pieces != nil {
 			wu, err1 := url.Parse(strings.Fields(placeholderRE.ReplaceAllString(exp.url, "x"))[0])
-			gu, err2 := url.Parse(d.URL)
-			if err1 != nil || err2 != nil || wu.Host != gu.Host || wu.Path != gu.Path {
-				t.Errorf("%s: device URL %q, want %q", name, d.URL, exp.url)
+			for _, u := range append([]string{d.URL}, urlsOf(opens)...) {
+				gu, err2 := url.Parse(u)
+				if err1 != nil || err2 != nil || wu.Host != gu.Host || wu.Path != gu.Path {
+					t.Errorf("%s: device URL %q, want %q", name, u, exp.url)
+				}
 			}
-			if v := wu.Query().Get("user_code"); v != "" && strings.Contains(plain, v) && d.Code != v {
-				t.Errorf("%s: device code %q, want %q", name, d.Code, v)
+			if v := wu.Query().Get("user_code"); v != "" && strings.Contains(plain, v) {
+				if d.Code != v {
+					t.Errorf("%s: device code %q, want %q", name, d.Code, v)
+				}
+				if len(opens) == 1 && strings.Contains(plain, "user_code="+v) && userCodeOf(opens[0].URL) != v {
+					t.Errorf("%s: opens %q, want the complete verification URL", name, opens[0].URL)
+				}
 			}
-		}
-		if len(opens) > 0 {
-			t.Errorf("%s: open events in a device flow: %+v", name, opens)
 		}
 	case !wantCallback && pieces != nil:
-		ok := false
-		for _, e := range opens {
-			ok = ok || matchPieces(pieces, e.URL)
-		}
-		if !ok {
-			t.Errorf("%s: no open event for %q (events %+v)", name, exp.url, events)
-		}
-		if len(opens) > 1 {
-			t.Errorf("%s: %d open events, want one", name, len(opens))
+		if len(opens) != 1 || !matchPieces(pieces, opens[0].URL) {
+			t.Errorf("%s: opens %+v, want one for %q (events %+v)", name, opens, exp.url, events)
 		}
 		if len(devices) > 0 {
-			t.Errorf("%s: unexpected device events %+v", name, devices)
+			t.Errorf("%s: unexpected device actions %+v", name, devices)
 		}
-	case len(opens) > 0:
-		t.Errorf("%s: unexpected open events %+v", name, opens)
+	case !wantCallback && len(opens) > 0:
+		t.Errorf("%s: unexpected opens %+v", name, opens)
 	}
+}
+
+func urlsOf(acts []Action) []string {
+	var us []string
+	for _, a := range acts {
+		us = append(us, a.URL)
+	}
+	return us
 }
 
 // stripForCheck removes escape sequences the simple way, for checking that

@@ -10,13 +10,68 @@ import (
 
 // isLoopback reports a loopback host as a URL prints it: localhost,
 // 127.0.0.0/8 or ::1.
+//
+// Browsers read IPv4 addresses as inet_aton does, so 127.1, 2130706433,
+// 0x7f.0.0.1 and 0177.0.0.1 are loopback too, as is the IPv4-mapped
+// [::ffff:127.0.0.1].
 func isLoopback(host string) bool {
-	h := strings.ToLower(strings.TrimSuffix(host, "."))
+	h := strings.ToLower(strings.TrimSuffix(strings.Trim(host, "[]"), "."))
 	if h == "localhost" || strings.HasSuffix(h, ".localhost") {
 		return true
 	}
-	ip := net.ParseIP(h)
-	return ip != nil && ip.IsLoopback()
+	if i := strings.IndexByte(h, '%'); i >= 0 {
+		h = h[:i] // fe80::1%eth0 zone
+	}
+	if ip := net.ParseIP(h); ip != nil {
+		return ip.IsLoopback()
+	}
+	ip, ok := parseInetAton(h)
+	return ok && ip>>24 == 127
+}
+
+// parseInetAton parses a, a.b, a.b.c or a.b.c.d with decimal, octal (0...)
+// or hex (0x...) parts, as inet_aton and the WHATWG URL parser do.
+func parseInetAton(h string) (uint32, bool) {
+	if h == "" || len(h) > 64 {
+		return 0, false
+	}
+	parts := strings.Split(h, ".")
+	if len(parts) > 4 {
+		return 0, false
+	}
+	var vals [4]uint64
+	for i, p := range parts {
+		base := 10
+		switch {
+		case strings.HasPrefix(p, "0x"):
+			base, p = 16, p[2:]
+			if p == "" {
+				p = "0"
+			}
+		case len(p) > 1 && p[0] == '0':
+			base, p = 8, p[1:]
+		}
+		v, err := strconv.ParseUint(p, base, 32)
+		if err != nil {
+			return 0, false
+		}
+		vals[i] = v
+	}
+	n := len(parts)
+	for i := 0; i < n-1; i++ {
+		if vals[i] > 255 {
+			return 0, false
+		}
+	}
+	last := vals[n-1]
+	if last >= 1<<(8*(5-n)) {
+		return 0, false
+	}
+	var ip uint64
+	for i := 0; i < n-1; i++ {
+		ip |= vals[i] << (8 * (3 - i))
+	}
+	return uint32(ip | last), true
 }
 
 func atoiPort(s string) int {
@@ -111,31 +166,41 @@ func redirectTarget(u string) (target string, strong, ok bool) {
 	return target, strong, ok
 }
 
-// portParam finds a callback port passed as its own query value
-// (redirect_port=49153, callback_port=..., or port=... on a sign-in URL).
+// portParam finds a callback port passed as its own query value of a
+// hosted page (redirect_port=49153, cliSessionPort=, browser_mode_redirect_port=,
+// or port=... on a sign-in URL). A key names a port when it is "port" or
+// ends in "Port", "_port", "-port" or ".port" (not "report" or "support").
 func portParam(u *url.URL) int {
 	for k, vs := range u.Query() {
-		if len(vs) == 0 {
+		if len(vs) == 0 || !isPortKey(k) {
 			continue
 		}
-		key := strings.ToLower(strings.ReplaceAll(k, "-", "_"))
-		switch key {
-		case "redirect_port", "callback_port", "redirectport", "callbackport", "loopback_port", "listen_port":
-		case "port", "local_port", "localport":
-			if !signinRE.MatchString(u.Host + u.Path) {
-				continue
-			}
-		default:
+		if strings.EqualFold(k, "port") && !signinRE.MatchString(u.Host+u.Path) {
 			continue
 		}
-		if p := atoiPort(vs[0]); p >= 1024 {
+		if p := atoiPort(vs[0]); p >= MinPort {
 			return p
 		}
 	}
 	return 0
 }
 
-var userCodeRE = regexp.MustCompile(`(?i)[?&#/;]user_?code=([A-Za-z0-9\-]{4,24})`)
+func isPortKey(k string) bool {
+	if len(k) > 64 {
+		return false
+	}
+	l := strings.ToLower(k)
+	if l == "port" {
+		return true
+	}
+	if !strings.HasSuffix(l, "port") || len(k) < 5 {
+		return false
+	}
+	before := k[len(k)-5]
+	return k[len(k)-4] == 'P' || before == '_' || before == '-' || before == '.'
+}
+
+var userCodeRE = regexp.MustCompile(`(?i)[?&#/;]user_?code=([\p{L}\p{N}_\-]{4,32})`)
 
 // userCodeOf returns the user code of a verification_uri_complete, also
 // when it sits in the fragment (#/device?user_code=...).
