@@ -20,3 +20,7 @@ require (
 	golang.org/x/sys v0.49.0 // indirect
 	golang.org/x/tools v0.26.0 // indirect
 )
+
+// A copy of x/crypto v0.58.0 with kfwd's round-trip patches; see
+// third_party/golang.org/x/crypto/KFWD-PATCHES.md.
+replace golang.org/x/crypto => ./third_party/golang.org/x/crypto
