@@ -98,8 +98,13 @@ type authenticator struct {
 type offer struct {
 	label  string
 	signer func() (ssh.Signer, error) // the key's signer; may prompt for a passphrase when called
-	signed bool                       // the server accepted the key and we signed
-	err    error                      // signing failed (e.g. the passphrase was not given)
+	// direct reports whether the signature may be sent without asking the
+	// server first whether it would accept the key (one round trip less): true
+	// for a key file that needs no passphrase. Agent keys are asked about
+	// first, because the agent may ask the person to confirm each signature.
+	direct func() bool
+	signed bool  // we signed: the server accepted the key, or direct
+	err    error // signing failed (e.g. the passphrase was not given)
 }
 
 // fileKey is an identity file whose private half is read and decrypted lazily.
@@ -113,6 +118,24 @@ type fileKey struct {
 	once   sync.Once
 	signer ssh.Signer
 	err    error
+
+	plainOnce sync.Once
+	isPlain   bool
+}
+
+// plain reports whether the key needs no passphrase. Parsing it here also
+// serves the signature that follows.
+func (k *fileKey) plain() bool {
+	k.plainOnce.Do(func() {
+		if k.pem == nil {
+			return
+		}
+		if s, err := ssh.ParsePrivateKey(k.pem); err == nil {
+			k.isPlain = true
+			k.once.Do(func() { k.signer = s })
+		}
+	})
+	return k.isPlain
 }
 
 func (k *fileKey) load() (ssh.Signer, error) {
@@ -189,11 +212,16 @@ func signWithAlgorithm(s ssh.Signer, rand io.Reader, data []byte, algo string) (
 	return s.Sign(rand, data)
 }
 
-// trackingSigner notes that the server accepted the key (we were asked to sign).
+// trackingSigner notes that the server accepted the key (we were asked to
+// sign), and tells x/crypto whether it may sign without asking first.
 type trackingSigner struct {
 	ssh.Signer
-	o *offer
+	o      *offer
+	direct bool
 }
+
+// SignDirectly implements ssh.DirectSigner (a patch in third_party).
+func (s *trackingSigner) SignDirectly() bool { return s.direct }
 
 func (s *trackingSigner) Sign(rand io.Reader, data []byte) (*ssh.Signature, error) {
 	s.o.signed = true
@@ -217,7 +245,7 @@ type trackingMultiSigner struct {
 func (s *trackingMultiSigner) Algorithms() []string { return s.algos }
 
 func track(s ssh.Signer, o *offer) ssh.Signer {
-	t := &trackingSigner{Signer: s, o: o}
+	t := &trackingSigner{Signer: s, o: o, direct: o.direct != nil && o.direct()}
 	if m, ok := s.(ssh.MultiAlgorithmSigner); ok {
 		return &trackingMultiSigner{trackingSigner: t, algos: m.Algorithms()}
 	}
@@ -333,9 +361,9 @@ func (a *authenticator) collect() {
 		return out
 	}
 	done := map[string]bool{} // public keys already queued
-	queue := func(source string, pub ssh.PublicKey, signer func() (ssh.Signer, error)) {
+	queue := func(source string, pub ssh.PublicKey, signer func() (ssh.Signer, error), direct func() bool) {
 		for _, c := range certsFor(pub) {
-			a.keys = append(a.keys, &offer{label: describeKey(source, c), signer: func() (ssh.Signer, error) {
+			a.keys = append(a.keys, &offer{label: describeKey(source, c), direct: direct, signer: func() (ssh.Signer, error) {
 				s, err := signer()
 				if err != nil {
 					return nil, err
@@ -343,7 +371,7 @@ func (a *authenticator) collect() {
 				return ssh.NewCertSigner(c, s)
 			}})
 		}
-		a.keys = append(a.keys, &offer{label: describeKey(source, pub), signer: signer})
+		a.keys = append(a.keys, &offer{label: describeKey(source, pub), signer: signer, direct: direct})
 		done[string(pub.Marshal())] = true
 	}
 
@@ -362,7 +390,7 @@ func (a *authenticator) collect() {
 			a.keys = append(a.keys, &offer{label: describeKey("agent: "+s.comment, pub), signer: fixed(s.signer)})
 			continue
 		}
-		queue("agent: "+s.comment, pub, fixed(s.signer))
+		queue("agent: "+s.comment, pub, fixed(s.signer), nil)
 	}
 	for _, k := range files {
 		if k.pem == nil {
@@ -377,7 +405,7 @@ func (a *authenticator) collect() {
 			continue
 		}
 		ls := &lazySigner{pub: k.pub, key: k}
-		queue(k.path, k.pub, fixed(ls))
+		queue(k.path, k.pub, fixed(ls), k.plain)
 	}
 }
 
@@ -441,20 +469,26 @@ func (a *authenticator) close() {
 }
 
 // callback is the ssh.ClientAuthCallback: it picks the next method to try.
+// With ClientConfig.FewerRoundTrips its first call comes before the server
+// has named its methods (AllowedMethods nil): it offers the first key then,
+// and returns nil without one, so that "none" asks the server.
 func (a *authenticator) callback(ctx *ssh.ClientAuthContext) (ssh.AuthMethod, error) {
-	a.methods = ctx.AllowedMethods
+	unknown := ctx.AllowedMethods == nil && len(ctx.TriedMethods) == 0 && len(ctx.PartialSuccessMethods) == 0
+	if !unknown {
+		a.methods = ctx.AllowedMethods
+	}
 	if o := a.current; o != nil {
 		if o.err != nil {
 			a.logf("skipping key: %v", o.err)
 			a.keyErrors = append(a.keyErrors, o.err)
-		} else if o.signed {
+		} else if o.signed && (o.direct == nil || !o.direct()) {
 			a.logf("authentication with %s failed", o.label)
 		} else {
 			a.logf("server refused key %s", o.label)
 		}
 		a.current = nil
 	}
-	if slices.Contains(ctx.AllowedMethods, "publickey") {
+	if unknown || slices.Contains(ctx.AllowedMethods, "publickey") {
 		for a.next < len(a.keys) {
 			o := a.keys[a.next]
 			a.next++
@@ -478,6 +512,9 @@ func (a *authenticator) callback(ctx *ssh.ClientAuthContext) (ssh.AuthMethod, er
 				return []ssh.Signer{tracked}, nil
 			}), nil
 		}
+	}
+	if unknown {
+		return nil, nil
 	}
 	if a.prompt != nil && !a.noAsk {
 		if slices.Contains(ctx.AllowedMethods, "keyboard-interactive") && a.kbdTries < 3 {

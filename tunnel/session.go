@@ -2,6 +2,7 @@ package tunnel
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -77,34 +78,7 @@ func (c *Client) Start(ctx context.Context, o SessionOptions) (*Session, error) 
 		return nil, err
 	}
 
-	names := make([]string, 0, len(o.Env))
-	for k := range o.Env {
-		names = append(names, k)
-	}
-	sort.Strings(names)
-	for _, k := range names {
-		if err := ss.Setenv(k, o.Env[k]); err != nil {
-			logf("session: server refused environment variable %s", k)
-		}
-	}
-	if o.PTY {
-		term, w, h, modes := o.Term, o.Width, o.Height, o.Modes
-		if term == "" {
-			term = "xterm-256color"
-		}
-		if w <= 0 {
-			w = 80
-		}
-		if h <= 0 {
-			h = 24
-		}
-		if modes == nil {
-			modes = ssh.TerminalModes{ssh.ECHO: 1, ssh.TTY_OP_ISPEED: 38400, ssh.TTY_OP_OSPEED: 38400}
-		}
-		if err := ss.RequestPty(term, h, w, modes); err != nil {
-			return fail(fmt.Errorf("requesting a terminal: %w", err))
-		}
-	}
+	reqs := startRequests(o)
 	ss.Stdout, ss.Stderr = o.Stdout, o.Stderr
 	s := &Session{s: ss, stdin: o.Stdin, done: make(chan struct{})}
 	var stdin io.WriteCloser
@@ -113,10 +87,23 @@ func (c *Client) Start(ctx context.Context, o SessionOptions) (*Session, error) 
 			return fail(fmt.Errorf("opening session stdin: %w", err))
 		}
 	}
-	if o.Command == "" {
-		err = ss.Shell()
-	} else {
-		err = ss.Start(o.Command)
+	// env, pty-req and exec go out together and their replies come back
+	// together: one round trip where waiting for each would take three.
+	oks, err := ss.StartPipelined(reqs)
+	ptyRefused := false
+	for i, ok := range oks {
+		switch {
+		case ok:
+		case reqs[i].Name == "env":
+			logf("session: server refused environment variable %s", envName(reqs[i].Payload))
+		case reqs[i].Name == "pty-req":
+			ptyRefused = true
+		}
+	}
+	if ptyRefused {
+		// The server runs the command anyway; without the terminal it was
+		// asked for, it must not go on: fail closes the session.
+		return fail(errors.New("requesting a terminal: the server refused (pty-req)"))
 	}
 	if err != nil {
 		return fail(fmt.Errorf("starting remote command: %w", err))
@@ -135,6 +122,66 @@ func (c *Client) Start(ctx context.Context, o SessionOptions) (*Session, error) 
 		close(s.done)
 	}()
 	return s, nil
+}
+
+// startRequests are the requests that start o's command on a session: env
+// (sorted by name), pty-req when asked for, then exec or shell.
+func startRequests(o SessionOptions) []ssh.ChannelRequest {
+	var reqs []ssh.ChannelRequest
+	names := make([]string, 0, len(o.Env))
+	for k := range o.Env {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	for _, k := range names {
+		reqs = append(reqs, ssh.ChannelRequest{Name: "env", Payload: ssh.Marshal(&struct{ Name, Value string }{k, o.Env[k]})})
+	}
+	if o.PTY {
+		term, w, h, modes := o.Term, o.Width, o.Height, o.Modes
+		if term == "" {
+			term = "xterm-256color"
+		}
+		if w <= 0 {
+			w = 80
+		}
+		if h <= 0 {
+			h = 24
+		}
+		if modes == nil {
+			modes = ssh.TerminalModes{ssh.ECHO: 1, ssh.TTY_OP_ISPEED: 38400, ssh.TTY_OP_OSPEED: 38400}
+		}
+		opcodes := make([]int, 0, len(modes))
+		for k := range modes {
+			opcodes = append(opcodes, int(k))
+		}
+		sort.Ints(opcodes)
+		var list []byte
+		for _, k := range opcodes {
+			list = append(list, byte(k))
+			list = binary.BigEndian.AppendUint32(list, modes[uint8(k)])
+		}
+		list = append(list, 0) // TTY_OP_END
+		reqs = append(reqs, ssh.ChannelRequest{Name: "pty-req", Payload: ssh.Marshal(&struct {
+			Term                         string
+			Columns, Rows, Width, Height uint32
+			Modelist                     string
+		}{term, uint32(w), uint32(h), uint32(w * 8), uint32(h * 8), string(list)})})
+	}
+	if o.Command == "" {
+		reqs = append(reqs, ssh.ChannelRequest{Name: "shell"})
+	} else {
+		reqs = append(reqs, ssh.ChannelRequest{Name: "exec", Payload: ssh.Marshal(&struct{ Command string }{o.Command})})
+	}
+	return reqs
+}
+
+// envName is the variable name in an env request's payload.
+func envName(payload []byte) string {
+	var m struct{ Name, Value string }
+	if ssh.Unmarshal(payload, &m) != nil {
+		return "?"
+	}
+	return m.Name
 }
 
 // newSession opens a session channel, giving up when ctx ends.

@@ -708,6 +708,66 @@ func (ch *channel) SendRequest(name string, wantReply bool, payload []byte) (boo
 	return false, nil
 }
 
+// ChannelRequest is one request for SendRequests.
+type ChannelRequest struct {
+	Name    string
+	Payload []byte
+}
+
+// SendRequests sends requests that each want a reply on a channel opened by
+// this package, without waiting between them, then collects the replies, which
+// come in the order of the requests (RFC 4254 section 5.4); ok[i] says whether
+// request i succeeded. It saves a round trip per request, such as pty-req and
+// env ahead of exec. At most 16 requests. A kfwd patch, see KFWD-PATCHES.md.
+func SendRequests(c Channel, reqs []ChannelRequest) (ok []bool, err error) {
+	ch, isChannel := c.(*channel)
+	if !isChannel {
+		return nil, errors.New("ssh: SendRequests needs a channel opened by this package")
+	}
+	if len(reqs) > chanSize {
+		return nil, fmt.Errorf("ssh: SendRequests: %d requests, at most %d", len(reqs), chanSize)
+	}
+	if !ch.decided {
+		return nil, errUndecided
+	}
+	ch.sentRequestMu.Lock()
+	defer ch.sentRequestMu.Unlock()
+	ch.sentRequestPending.Store(true)
+	defer ch.sentRequestPending.Store(false)
+drain:
+	for {
+		select {
+		case _, open := <-ch.msg:
+			if !open {
+				break drain
+			}
+		default:
+			break drain
+		}
+	}
+	for _, r := range reqs {
+		msg := channelRequestMsg{PeersID: ch.remoteId, Request: r.Name, WantReply: true, RequestSpecificData: r.Payload}
+		if err := ch.sendMessage(msg); err != nil {
+			return ok, err
+		}
+	}
+	for range reqs {
+		m, open := <-ch.msg
+		if !open {
+			return ok, io.EOF
+		}
+		switch m.(type) {
+		case *channelRequestFailureMsg:
+			ok = append(ok, false)
+		case *channelRequestSuccessMsg:
+			ok = append(ok, true)
+		default:
+			return ok, fmt.Errorf("ssh: unexpected response to channel request: %#v", m)
+		}
+	}
+	return ok, nil
+}
+
 // ackRequest either sends an ack or nack to the channel request.
 func (ch *channel) ackRequest(ok bool) error {
 	if !ch.decided {

@@ -325,6 +325,28 @@ type ClientConfig struct {
 
 	// AuthCallback, if non-nil, is invoked before each authentication attempt.
 	AuthCallback ClientAuthCallback
+
+	// FewerRoundTrips (a kfwd patch, see KFWD-PATCHES.md) saves up to two
+	// round trips in authentication: the client does not start with the
+	// "none" method but calls AuthCallback at once, with AllowedMethods nil
+	// because the server has not said yet (a nil method from that first call
+	// falls back to "none"); and, when the server sent its extensions
+	// (SSH_MSG_EXT_INFO) ahead of the service accept as OpenSSH does, the
+	// first authentication request follows the service request without
+	// waiting for the accept (RFC 4253 allows pipelining). Together with a
+	// DirectSigner, a publickey login then takes one round trip after the key
+	// exchange.
+	FewerRoundTrips bool
+}
+
+// DirectSigner is a Signer whose signature may be sent without first asking
+// the server whether it would accept the key (RFC 4252 section 7 makes the
+// query optional): signing asks nobody for a passphrase or a confirmation, so
+// a signature for a key the server refuses costs nothing but the refusal,
+// which the query would have cost too. A kfwd patch, see KFWD-PATCHES.md.
+type DirectSigner interface {
+	Signer
+	SignDirectly() bool
 }
 
 // InsecureIgnoreHostKey returns a function that can be used for

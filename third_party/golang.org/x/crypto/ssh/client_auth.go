@@ -59,14 +59,24 @@ func (c *connection) clientAuthenticate(config *ClientConfig) error {
 			extensions[string(name)] = value
 			payload = rest
 		}
-		packet, err = c.transport.readPacket()
-		if err != nil {
-			return err
+		packet = nil
+		if !config.FewerRoundTrips {
+			packet, err = c.transport.readPacket()
+			if err != nil {
+				return err
+			}
 		}
 	}
-	var serviceAccept serviceAcceptMsg
-	if err := Unmarshal(packet, &serviceAccept); err != nil {
-		return err
+	// kfwd patch: with the extensions known (they came first), the first
+	// request need not wait for the service accept; its first read takes it.
+	var transport packetConn = c.transport
+	if packet == nil {
+		transport = &pendingServiceAccept{packetConn: c.transport}
+	} else {
+		var serviceAccept serviceAcceptMsg
+		if err := Unmarshal(packet, &serviceAccept); err != nil {
+			return err
+		}
 	}
 
 	// during the authentication phase the client first attempts the "none" method
@@ -76,8 +86,19 @@ func (c *connection) clientAuthenticate(config *ClientConfig) error {
 	var partialSuccess []string
 
 	sessionID := c.transport.getSessionID()
-	for auth := AuthMethod(new(noneAuth)); auth != nil; {
-		ok, methods, err := auth.auth(sessionID, config.User, c.transport, config.Rand, extensions)
+	first := AuthMethod(new(noneAuth))
+	if config.FewerRoundTrips && config.AuthCallback != nil {
+		// kfwd patch: start with what the callback picks, not with "none".
+		altAuth, cbErr := config.AuthCallback(&ClientAuthContext{Metadata: c, Algorithms: c.Algorithms()})
+		if cbErr != nil {
+			return cbErr
+		}
+		if altAuth != nil {
+			first = altAuth
+		}
+	}
+	for auth := first; auth != nil; {
+		ok, methods, err := auth.auth(sessionID, config.User, transport, config.Rand, extensions)
 		if err != nil {
 			// On disconnect, return error immediately
 			if _, isDisconnect := err.(*disconnectMsg); isDisconnect {
@@ -152,6 +173,29 @@ func (c *connection) clientAuthenticate(config *ClientConfig) error {
 		}
 	}
 	return fmt.Errorf("ssh: unable to authenticate, attempted methods %v, no supported methods remain", tried)
+}
+
+// pendingServiceAccept is the transport of an authentication whose first
+// request was sent before the server's service accept arrived (a kfwd patch):
+// its first read takes the accept out of the way.
+type pendingServiceAccept struct {
+	packetConn
+	done bool
+}
+
+func (p *pendingServiceAccept) readPacket() ([]byte, error) {
+	if !p.done {
+		p.done = true
+		packet, err := p.packetConn.readPacket()
+		if err != nil {
+			return nil, err
+		}
+		var serviceAccept serviceAcceptMsg
+		if err := Unmarshal(packet, &serviceAccept); err != nil {
+			return nil, err
+		}
+	}
+	return p.packetConn.readPacket()
 }
 
 // An AuthMethod represents an instance of an RFC 4252 authentication method.
@@ -356,8 +400,11 @@ func (cb publicKeyCallback) auth(session []byte, user string, c packetConn, rand
 			errSigAlgo = err
 			continue
 		}
-		ok, err := validateKey(pub, algo, user, c)
-		if err != nil {
+		// kfwd patch: a DirectSigner's signature is sent without the query.
+		ok := false
+		if d, isDirect := signer.(DirectSigner); isDirect && d.SignDirectly() && !isRSACert(algo) {
+			ok = true
+		} else if ok, err = validateKey(pub, algo, user, c, &methods); err != nil {
 			return authFailure, nil, err
 		}
 		// OpenSSH 7.2-7.7 advertises support for rsa-sha2-256 and rsa-sha2-512
@@ -426,7 +473,10 @@ func (cb publicKeyCallback) auth(session []byte, user string, c packetConn, rand
 }
 
 // validateKey validates the key provided is acceptable to the server.
-func validateKey(key PublicKey, algo string, user string, c packetConn) (bool, error) {
+// validateKey asks the server whether it would accept key. A refusal stores
+// the methods the server still allows in *methods (a kfwd patch: without a
+// "none" attempt first, nothing else tells the client).
+func validateKey(key PublicKey, algo string, user string, c packetConn, methods *[]string) (bool, error) {
 	pubKey := key.Marshal()
 	msg := publickeyAuthMsg{
 		User:     user,
@@ -440,10 +490,10 @@ func validateKey(key PublicKey, algo string, user string, c packetConn) (bool, e
 		return false, err
 	}
 
-	return confirmKeyAck(key, c)
+	return confirmKeyAck(key, c, methods)
 }
 
-func confirmKeyAck(key PublicKey, c packetConn) (bool, error) {
+func confirmKeyAck(key PublicKey, c packetConn, methods *[]string) (bool, error) {
 	pubKey := key.Marshal()
 
 	for {
@@ -474,6 +524,10 @@ func confirmKeyAck(key PublicKey, c packetConn) (bool, error) {
 			}
 			return true, nil
 		case msgUserAuthFailure:
+			var msg userAuthFailureMsg
+			if err := Unmarshal(packet, &msg); err == nil && methods != nil {
+				*methods = msg.Methods
+			}
 			return false, nil
 		default:
 			return false, unexpectedMessageError(msgUserAuthPubKeyOk, packet[0])

@@ -275,6 +275,32 @@ type execMsg struct {
 // Start runs cmd on the remote host. Typically, the remote
 // server passes cmd to the shell for interpretation.
 // A Session only accepts one call to Run, Start or Shell.
+// StartPipelined sends reqs without waiting between them (see SendRequests)
+// and starts the session like Start or Shell: the last request must be the one
+// that starts the command ("exec", "shell" or "subsystem"); the ones before,
+// such as "pty-req" and "env", only prepare it. It returns whether each request
+// before the last succeeded; the error says when the last failed. The server
+// runs the command even when a preparing request failed, so a caller that
+// cannot go on without one closes the session. A kfwd patch, see
+// KFWD-PATCHES.md.
+func (s *Session) StartPipelined(reqs []ChannelRequest) ([]bool, error) {
+	if s.started {
+		return nil, errors.New("ssh: session already started")
+	}
+	if len(reqs) == 0 {
+		return nil, errors.New("ssh: StartPipelined without a request")
+	}
+	oks, err := SendRequests(s.ch, reqs)
+	if err != nil {
+		return oks, err
+	}
+	last := reqs[len(reqs)-1]
+	if !oks[len(oks)-1] {
+		return oks[:len(oks)-1], fmt.Errorf("ssh: could not start the session (%s request failed)", last.Name)
+	}
+	return oks[:len(oks)-1], s.start()
+}
+
 func (s *Session) Start(cmd string) error {
 	if s.started {
 		return errors.New("ssh: session already started")
