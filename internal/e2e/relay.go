@@ -23,8 +23,30 @@ type Relay struct {
 
 	mu     sync.Mutex
 	conns  map[net.Conn]bool
+	flows  []*Flow
 	closed bool
 	wg     sync.WaitGroup
+}
+
+// Flow counts the round trips of one relayed connection by causality, not by time: each chunk
+// the client sends belongs to round 1 + the round of the last chunk delivered to the client before
+// it was read, and each chunk the server sends belongs to the round of the last chunk delivered to
+// the server. So a client that pipelines requests keeps them in one round, and one that waits for
+// an answer before it sends moves to the next. The server's processing time does not count. An
+// endpoint that stalls longer than the relay's delay can only make a count larger (a pipelined
+// chunk read after a delivery looks like an answer to it), never smaller, so the least of a few
+// runs is the protocol's count.
+type Flow struct {
+	mu                 sync.Mutex
+	toClient, toServer int // round of the last chunk delivered each way
+}
+
+// Round returns the round of the last chunk delivered to the client: how many times the
+// client had to wait for the server to get what it has now.
+func (f *Flow) Round() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.toClient
 }
 
 // NewRelay starts a relay to target with oneWayDelay added in each direction; t.Cleanup closes it.
@@ -47,6 +69,14 @@ func (r *Relay) HostPort() (string, int) { return "127.0.0.1", r.Port }
 // String returns the relay address.
 func (r *Relay) String() string {
 	return r.Addr + " -> " + r.target + " (delay " + strconv.Itoa(int(r.delay/time.Millisecond)) + "ms)"
+}
+
+// Flows returns the round-trip counters of the connections relayed so far, in the order they
+// were accepted.
+func (r *Relay) Flows() []*Flow {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]*Flow(nil), r.flows...)
 }
 
 // SetBlackhole turns the silent network on or off.
@@ -89,6 +119,10 @@ func (r *Relay) accept() {
 		if !r.track(c) {
 			return
 		}
+		flow := &Flow{}
+		r.mu.Lock()
+		r.flows = append(r.flows, flow)
+		r.mu.Unlock()
 		r.wg.Add(1)
 		go func() {
 			defer r.wg.Done()
@@ -102,21 +136,22 @@ func (r *Relay) accept() {
 				return
 			}
 			var pw sync.WaitGroup
-			pw.Go(func() { r.pipe(up, c) })
-			pw.Go(func() { r.pipe(c, up) })
+			pw.Go(func() { r.pipe(up, c, flow, true) })
+			pw.Go(func() { r.pipe(c, up, flow, false) })
 			pw.Wait()
 		}()
 	}
 }
 
 type chunk struct {
-	b  []byte
-	at time.Time
+	b     []byte
+	at    time.Time
+	round int
 }
 
 // pipe copies src to dst, delaying each chunk by r.delay without limiting throughput, and dropping
-// bytes while the blackhole is on.
-func (r *Relay) pipe(dst, src net.Conn) {
+// bytes while the blackhole is on. fromClient says which way it copies, for flow's round count.
+func (r *Relay) pipe(dst, src net.Conn, flow *Flow, fromClient bool) {
 	defer func() {
 		if tc, ok := dst.(*net.TCPConn); ok {
 			tc.CloseWrite()
@@ -129,7 +164,13 @@ func (r *Relay) pipe(dst, src net.Conn) {
 		for {
 			n, err := src.Read(buf)
 			if n > 0 && !r.blackhole.Load() {
-				chunks <- chunk{b: append([]byte(nil), buf[:n]...), at: time.Now().Add(r.delay)}
+				flow.mu.Lock()
+				round := flow.toServer
+				if fromClient {
+					round = flow.toClient + 1
+				}
+				flow.mu.Unlock()
+				chunks <- chunk{b: append([]byte(nil), buf[:n]...), at: time.Now().Add(r.delay), round: round}
 			}
 			if err != nil {
 				return
@@ -143,6 +184,15 @@ func (r *Relay) pipe(dst, src net.Conn) {
 		if r.blackhole.Load() {
 			continue
 		}
+		// Count the round as delivered before the bytes are, so that an answer they provoke is
+		// never read ahead of it.
+		flow.mu.Lock()
+		if fromClient {
+			flow.toServer = max(flow.toServer, c.round)
+		} else {
+			flow.toClient = max(flow.toClient, c.round)
+		}
+		flow.mu.Unlock()
 		if _, err := dst.Write(c.b); err != nil {
 			src.Close() // ends the reader
 			dst.Close()
