@@ -12,9 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
-
-	"golang.org/x/crypto/ssh"
 )
 
 // RelayKind names a remote program that can carry a TCP connection over a
@@ -47,46 +46,70 @@ var ErrNoRelay = errors.New("no relay program on the remote host")
 
 // NoRelayError is returned by FindRelay when no relay program was found; it
 // matches ErrNoRelay.
-type NoRelayError struct{ Probed []RelayKind }
+type NoRelayError struct {
+	Probed []RelayKind
+	// Where is "" for the remote host, else where the probe ran ("in container
+	// dev").
+	Where string
+}
 
 func (e *NoRelayError) Error() string {
 	names := make([]string, len(e.Probed))
 	for i, k := range e.Probed {
 		names[i] = string(k)
 	}
-	return fmt.Sprintf("%v (looked for %s)", ErrNoRelay, strings.Join(names, ", "))
+	msg := ErrNoRelay.Error()
+	if e.Where != "" {
+		msg = "no relay program " + e.Where
+	}
+	return fmt.Sprintf("%s (looked for %s)", msg, strings.Join(names, ", "))
 }
 
 func (e *NoRelayError) Is(target error) bool { return target == ErrNoRelay }
 
 // Relay reaches the remote host's loopback ports by running a relay program in
 // an exec session, for servers that prohibit port forwarding (OpenSSH
-// AllowTcpForwarding no) but still run commands. Each Dial is one session.
+// AllowTcpForwarding no) but still run commands, and for containers, whose
+// loopback only their runtime's exec reaches. Each Dial is one session.
 type Relay struct {
 	Kind      RelayKind   // the program Dial runs
 	Available []RelayKind // every relay program found, in order of preference
 
-	c          *Client
-	ncShutdown bool // nc understands -N (OpenBSD netcat)
+	st         starter
+	where      string // "" (the remote host) or "in container NAME", for errors
+	ncShutdown bool   // nc understands -N (OpenBSD netcat)
+	ncBusybox  bool   // nc is only a BusyBox applet: run "busybox nc"
+}
+
+// starter starts the sessions a relay runs in: *Client, *Container.
+type starter interface {
+	Start(ctx context.Context, o SessionOptions) (*Session, error)
 }
 
 // relayProbe runs under the user's login shell, whatever it is: the script is a
 // single-quoted sh -c argument without newlines, which sh, bash, zsh, csh and
 // fish all pass through unchanged.
-const relayProbe = `sh -c 'for p in python3 bash socat nc; do if command -v "$p" >/dev/null 2>&1; then echo "have $p"; fi; done; if command -v nc >/dev/null 2>&1; then if nc -h 2>&1 | grep -q -e "-N[[:space:]]"; then echo "nc -N"; fi; fi; exit 0'`
+//
+// A BusyBox without an nc link (a minimal image) still counts: "busybox nc".
+const relayProbe = `sh -c 'for p in python3 bash socat nc; do if command -v "$p" >/dev/null 2>&1; then echo "have $p"; fi; done; if command -v nc >/dev/null 2>&1; then if nc -h 2>&1 | grep -q -e "-N[[:space:]]"; then echo "nc -N"; fi; elif command -v busybox >/dev/null 2>&1 && busybox --list 2>/dev/null | grep -qx nc; then echo "have nc"; echo "nc busybox"; fi; exit 0'`
 
 // FindRelay probes once, in a single exec session, which relay programs the
 // remote host has, and returns a Relay using the preferred one. Without any it
 // returns a *NoRelayError (matching ErrNoRelay).
 func (c *Client) FindRelay(ctx context.Context) (Relay, error) {
-	out, _, _, err := c.Output(ctx, relayProbe)
+	return findRelay(ctx, c, "")
+}
+
+// findRelay runs the relay probe on t; where names the place in errors.
+func findRelay(ctx context.Context, t Target, where string) (Relay, error) {
+	out, _, _, err := t.Output(ctx, relayProbe)
 	if err != nil {
 		return Relay{}, fmt.Errorf("probing relay programs: %w", err)
 	}
 	r := parseRelayProbe(out)
-	r.c = c
+	r.st, r.where = t, where
 	if len(r.Available) == 0 {
-		return Relay{}, &NoRelayError{Probed: slices.Clone(RelayKinds)}
+		return Relay{}, &NoRelayError{Probed: slices.Clone(RelayKinds), Where: where}
 	}
 	r.Kind = r.Available[0]
 	return r, nil
@@ -101,6 +124,8 @@ func parseRelayProbe(out []byte) Relay {
 		switch {
 		case line == "nc -N":
 			r.ncShutdown = true
+		case line == "nc busybox":
+			r.ncBusybox = true
 		case strings.HasPrefix(line, "have "):
 			have[RelayKind(strings.TrimPrefix(line, "have "))] = true
 		}
@@ -116,7 +141,11 @@ func parseRelayProbe(out []byte) Relay {
 // With returns the same relay using another available program.
 func (r Relay) With(kind RelayKind) (Relay, error) {
 	if !slices.Contains(r.Available, kind) {
-		return Relay{}, fmt.Errorf("relay %s is not available on the remote host", kind)
+		where := r.where
+		if where == "" {
+			where = "on the remote host"
+		}
+		return Relay{}, fmt.Errorf("relay %s is not available %s", kind, where)
 	}
 	r.Kind = kind
 	return r, nil
@@ -142,6 +171,9 @@ func (r Relay) Command(port int) string {
 	case RelaySocat:
 		return `exec socat -t 2 - TCP:127.0.0.1:` + p
 	case RelayNC:
+		if r.ncBusybox {
+			return `exec busybox nc 127.0.0.1 ` + p
+		}
 		if r.ncShutdown {
 			return `exec nc -N 127.0.0.1 ` + p
 		}
@@ -155,28 +187,20 @@ func (r Relay) Command(port int) string {
 // the program; Close ends the session. A failed connect (nothing listens)
 // shows as a Read error carrying the program's message.
 func (r Relay) Dial(ctx context.Context, port int) (net.Conn, error) {
-	if r.c == nil || r.Kind == "" {
+	if r.st == nil || r.Kind == "" {
 		return nil, errors.New("relay: not initialised by FindRelay")
 	}
-	ss, err := r.c.newSession(ctx)
+	inR, inW := io.Pipe()
+	outR, outW := io.Pipe()
+	rc := &relayConn{kind: r.Kind, port: port, stdin: inW, stdout: outR}
+	s, err := r.st.Start(ctx, SessionOptions{Command: r.Command(port), Stdin: inR, Stdout: outW, Stderr: &rc.stderr})
 	if err != nil {
 		return nil, fmt.Errorf("relay %s to 127.0.0.1:%d: %w", r.Kind, port, err)
 	}
-	rc := &relayConn{kind: r.Kind, port: port, s: ss, exited: make(chan struct{})}
-	ss.Stderr = &rc.stderr
-	if rc.stdin, err = ss.StdinPipe(); err == nil {
-		rc.stdout, err = ss.StdoutPipe()
-	}
-	if err == nil {
-		err = ss.Start(r.Command(port))
-	}
-	if err != nil {
-		ss.Close()
-		return nil, fmt.Errorf("relay %s to 127.0.0.1:%d: %w", r.Kind, port, err)
-	}
+	rc.s = s
 	go func() {
-		rc.status, rc.err = waitStatus(ss.Wait())
-		close(rc.exited)
+		s.Wait()
+		outW.Close() // the relay's output is complete: EOF for Read
 	}()
 	return rc, nil
 }
@@ -185,15 +209,11 @@ func (r Relay) Dial(ctx context.Context, port int) (net.Conn, error) {
 type relayConn struct {
 	kind   RelayKind
 	port   int
-	s      *ssh.Session
-	stdin  io.WriteCloser
-	stdout io.Reader
+	s      *Session
+	stdin  *io.PipeWriter
+	stdout *io.PipeReader
 	stderr limitedBuffer
 	read   bool // some bytes were read
-
-	exited chan struct{}
-	status int
-	err    error
 
 	closeOnce sync.Once
 }
@@ -206,14 +226,14 @@ func (c *relayConn) Read(p []byte) (int, error) {
 	if err == io.EOF && !c.read {
 		// Nothing came back: tell a refused connect from an empty answer.
 		select {
-		case <-c.exited:
+		case <-c.s.Done():
 		case <-time.After(2 * time.Second):
 		}
 		select {
-		case <-c.exited:
-			if c.err == nil && c.status != 0 {
+		case <-c.s.Done():
+			if status, werr := c.s.Wait(); werr == nil && status != 0 {
 				msg := strings.TrimSpace(c.stderr.String())
-				return n, fmt.Errorf("relay %s to 127.0.0.1:%d exited with status %d: %s", c.kind, c.port, c.status, msg)
+				return n, fmt.Errorf("relay %s to 127.0.0.1:%d exited with status %d: %s", c.kind, c.port, status, msg)
 			}
 		default:
 		}
@@ -231,10 +251,12 @@ func (c *relayConn) CloseWrite() error { return c.stdin.Close() }
 func (c *relayConn) Close() error {
 	c.closeOnce.Do(func() {
 		select {
-		case <-c.exited:
+		case <-c.s.Done():
 		default:
-			c.s.Signal(ssh.SIGTERM)
+			c.s.Signal(syscall.SIGTERM)
 		}
+		c.stdin.Close()
+		c.stdout.Close() // unblocks the session's output copy
 		c.s.Close()
 	})
 	return nil

@@ -40,9 +40,10 @@ type SessionOptions struct {
 	Logf func(format string, args ...any)
 }
 
-// Session is a running remote command.
+// Session is a running command: an exec session on the SSH connection, or a
+// local process (a container runtime's exec, see Container).
 type Session struct {
-	s     *ssh.Session
+	p     process
 	stdin io.Reader
 	done  chan struct{}
 
@@ -80,7 +81,7 @@ func (c *Client) Start(ctx context.Context, o SessionOptions) (*Session, error) 
 
 	reqs := startRequests(o)
 	ss.Stdout, ss.Stderr = o.Stdout, o.Stderr
-	s := &Session{s: ss, stdin: o.Stdin, done: make(chan struct{})}
+	s := &Session{p: sshProcess{ss}, stdin: o.Stdin, done: make(chan struct{})}
 	var stdin io.WriteCloser
 	if o.Stdin != nil {
 		if stdin, err = ss.StdinPipe(); err != nil {
@@ -108,20 +109,27 @@ func (c *Client) Start(ctx context.Context, o SessionOptions) (*Session, error) 
 	if err != nil {
 		return fail(fmt.Errorf("starting remote command: %w", err))
 	}
+	s.run(stdin, func() (int, error) { return waitStatus(ss.Wait()) }, func() { stop() })
+	return s, nil
+}
+
+// run copies the caller's Stdin to stdin (nil: none), closing it at the end
+// (EOF), and waits for the process in the background; after wait, release
+// runs and Done is closed.
+func (s *Session) run(stdin io.WriteCloser, wait func() (int, error), release func()) {
 	if stdin != nil {
 		s.stdinDone = make(chan struct{})
 		go func() {
 			defer close(s.stdinDone)
-			io.Copy(stdin, o.Stdin)
+			io.Copy(stdin, s.stdin)
 			stdin.Close() // EOF
 		}()
 	}
 	go func() {
-		s.status, s.err = waitStatus(ss.Wait())
-		stop()
+		s.status, s.err = wait()
+		release()
 		close(s.done)
 	}()
-	return s, nil
 }
 
 // startRequests are the requests that start o's command on a session: env
@@ -267,7 +275,7 @@ func (s *Session) Done() <-chan struct{} { return s.done }
 // Resize tells the remote terminal its new size (window-change), which sends
 // SIGWINCH to the command.
 func (s *Session) Resize(width, height int) error {
-	if err := s.s.WindowChange(height, width); err != nil {
+	if err := s.p.resize(width, height); err != nil {
 		return fmt.Errorf("resizing remote terminal: %w", err)
 	}
 	return nil
@@ -285,11 +293,7 @@ var signalNames = map[os.Signal]ssh.Signal{
 // SIGINT and then Close: sshd hangs up the command's process group when the
 // channel closes.
 func (s *Session) Signal(sig os.Signal) error {
-	name, ok := signalNames[sig]
-	if !ok {
-		return fmt.Errorf("signalling remote command: unsupported signal %v", sig)
-	}
-	if err := s.s.Signal(name); err != nil {
+	if err := s.p.signal(sig); err != nil {
 		return fmt.Errorf("signalling remote command: %w", err)
 	}
 	return nil
@@ -298,9 +302,30 @@ func (s *Session) Signal(sig os.Signal) error {
 // Close closes the session channel. sshd then hangs up the command (SIGHUP to a
 // PTY's process group) if it still runs. Wait returns afterwards.
 func (s *Session) Close() error {
-	err := s.s.Close()
+	err := s.p.close()
 	if err == nil || errors.Is(err, io.EOF) {
 		return nil
 	}
 	return fmt.Errorf("closing session: %w", err)
 }
+
+// process is what a Session runs on: an SSH exec session or a local process.
+type process interface {
+	signal(os.Signal) error
+	resize(width, height int) error
+	close() error
+}
+
+// sshProcess is a session channel on the SSH connection.
+type sshProcess struct{ s *ssh.Session }
+
+func (p sshProcess) signal(sig os.Signal) error {
+	name, ok := signalNames[sig]
+	if !ok {
+		return fmt.Errorf("unsupported signal %v", sig)
+	}
+	return p.s.Signal(name)
+}
+
+func (p sshProcess) resize(width, height int) error { return p.s.WindowChange(height, width) }
+func (p sshProcess) close() error                   { return p.s.Close() }

@@ -82,7 +82,10 @@ func BuildKfwd(t testing.TB) *Tools {
 	return tt
 }
 
-func goBuild(outDir string, pkgs ...string) error {
+func goBuild(outDir string, pkgs ...string) error { return goBuildEnv(outDir, nil, pkgs...) }
+
+// goBuildEnv is goBuild with extra environment entries (CGO_ENABLED=0).
+func goBuildEnv(outDir string, env []string, pkgs ...string) error {
 	root, err := moduleRoot()
 	if err != nil {
 		return err
@@ -94,6 +97,9 @@ func goBuild(outDir string, pkgs ...string) error {
 	args := append([]string{"build", "-o", outDir + string(filepath.Separator)}, pkgs...)
 	cmd := exec.Command(goTool, args...)
 	cmd.Dir = root
+	if env != nil {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("go %s: %v\n%s", strings.Join(args, " "), err, out)
 	}
@@ -123,6 +129,7 @@ func moduleRoot() (string, error) {
 // namespace left by a crashed earlier run. Use it from TestMain: os.Exit(e2e.Main(m)).
 func Main(m *testing.M) int {
 	code := m.Run()
+	removeImages()
 	if buildDir != "" {
 		os.RemoveAll(buildDir)
 	}

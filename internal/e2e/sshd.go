@@ -32,6 +32,9 @@ type SSHDOptions struct {
 	AuthorizedKeys []string
 	// Extra are appended to sshd_config verbatim.
 	Extra []string
+	// MountCgroups mounts the cgroup hierarchies in sshd's mount namespace, which `ip netns exec`
+	// leaves without them, so that podman run in its sessions works.
+	MountCgroups bool
 }
 
 // SSHD is a real OpenSSH server running in a test namespace.
@@ -147,6 +150,13 @@ func StartSSHD(t testing.TB, ns *Netns, opts SSHDOptions) *SSHD {
 
 	s.log = &syncBuffer{}
 	s.cmd = ns.Command(context.Background(), SSHDPath, "-D", "-e", "-f", s.ConfigFile)
+	if opts.MountCgroups {
+		script, err := cgroupMountScript()
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.cmd = ns.Command(context.Background(), "sh", "-c", script+` && exec "$0" "$@"`, SSHDPath, "-D", "-e", "-f", s.ConfigFile)
+	}
 	s.cmd.Stdout, s.cmd.Stderr = s.log, s.log
 	// Session processes inherit sshd's stderr (-e) and may outlive it; do not wait for them.
 	s.cmd.WaitDelay = time.Second

@@ -1,0 +1,248 @@
+package tunnel_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kfwd/kfwd/internal/e2e"
+	"github.com/kfwd/kfwd/internal/testutil"
+	"github.com/kfwd/kfwd/tunnel"
+	"golang.org/x/crypto/ssh"
+)
+
+// podmanContainer is a running container of the given test image.
+func podmanContainer(t *testing.T, kind string) *e2e.Container {
+	t.Helper()
+	tools := e2e.BuildTools(t)
+	return e2e.RunContainer(t, e2e.ContainerImage(t, tools, kind))
+}
+
+func TestMain(m *testing.M) { os.Exit(e2e.Main(m)) }
+
+// httpdInContainer starts BusyBox's httpd on the container's loopback port,
+// serving /etc, and waits until it listens.
+func httpdInContainer(t *testing.T, c *e2e.Container, port string) {
+	t.Helper()
+	if out, err := exec.Command("podman", "exec", "-d", c.Name, "httpd", "-f", "-p", "127.0.0.1:"+port, "-h", "/etc").CombinedOutput(); err != nil {
+		t.Fatalf("starting httpd: %v\n%s", err, out)
+	}
+	for range 100 {
+		if strings.Contains(c.Exec(t, "netstat", "-ltn"), "127.0.0.1:"+port) {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatal("httpd does not listen")
+}
+
+// roundTrip asks for /passwd over conn and returns the answer.
+func roundTrip(t *testing.T, conn net.Conn) string {
+	t.Helper()
+	defer conn.Close()
+	io.WriteString(conn, "GET /passwd HTTP/1.0\r\n\r\n")
+	done := make(chan string, 1)
+	go func() { b, _ := io.ReadAll(conn); done <- string(b) }()
+	select {
+	case got := <-done:
+		return got
+	case <-time.After(10 * time.Second):
+		t.Fatal("no answer through the relay")
+		return ""
+	}
+}
+
+func exerciseContainer(t *testing.T, target tunnel.Target, c *e2e.Container) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+
+	out, err := target.Run(ctx, `echo "in $(hostname)"; exit 0`)
+	if err != nil || !strings.Contains(string(out), "in ") {
+		t.Fatalf("Run: %q, %v", out, err)
+	}
+	var stdout bytes.Buffer
+	s, err := target.Start(ctx, tunnel.SessionOptions{Command: "read l; echo got:$l; exit 3", Stdin: strings.NewReader("line\n"), Stdout: &stdout})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, err := s.Wait(); st != 3 || err != nil || stdout.String() != "got:line\n" {
+		t.Errorf("Start: status %d, %v, output %q; want 3, got:line", st, err, stdout.String())
+	}
+
+	route, err := target.Route(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if route.Kind() != "nc" {
+		t.Errorf("relay %s, want BusyBox's nc", route.Kind())
+	}
+	httpdInContainer(t, c, "5599")
+	conn, err := route.Dial(ctx, 5599)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := roundTrip(t, conn); !strings.HasPrefix(got, "HTTP/1.") || !strings.HasSuffix(got, "root:x:0:0:root:/root:/bin/sh\n") {
+		t.Errorf("GET through the relay: %q", got)
+	}
+	// Nothing but httpd stays behind in the container.
+	c.Exec(t, "killall", "httpd")
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		procs := c.Processes(t)
+		if len(procs) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("left running in the container: %v", procs)
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func TestPodmanContainerLocal(t *testing.T) {
+	t.Parallel()
+	c := podmanContainer(t, e2e.ImageBusybox)
+	ctr, err := tunnel.OpenContainer(context.Background(), tunnel.ContainerSpec{Runtime: tunnel.Podman, Name: c.Name}, tunnel.ContainerOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	exerciseContainer(t, ctr, c)
+}
+
+// A terminal session: podman exec -it on a local pseudo-terminal, with the
+// size kfwd asks for and resizes.
+func TestPodmanContainerLocalTerminal(t *testing.T) {
+	t.Parallel()
+	c := podmanContainer(t, e2e.ImageBusybox)
+	ctr, err := tunnel.OpenContainer(context.Background(), tunnel.ContainerSpec{Runtime: tunnel.Podman, Name: c.Name}, tunnel.ContainerOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, inW := io.Pipe()
+	var out testutil.SyncBuffer
+	s, err := ctr.Start(context.Background(), tunnel.SessionOptions{
+		Command: `[ -t 0 ] && echo tty:$TERM; stty size; read l; stty size; echo got:$l`,
+		PTY:     true, Term: "vt100", Width: 91, Height: 33, Stdin: in, Stdout: &out,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; !strings.Contains(out.String(), "33 91"); i++ {
+		if i == 500 {
+			t.Fatalf("no terminal size in %q", out.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := s.Resize(100, 40); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond) // the runtime passes the size on asynchronously
+	io.WriteString(inW, "hello\r")
+	st, err := s.Wait()
+	got := out.String()
+	if st != 0 || err != nil || !strings.Contains(got, "tty:vt100") || !strings.Contains(got, "40 100") || !strings.Contains(got, "got:hello") {
+		t.Errorf("status %d, %v, output %q", st, err, got)
+	}
+}
+
+func TestPodmanContainerProblems(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	c := podmanContainer(t, e2e.ImageNoRelay)
+
+	_, err := tunnel.OpenContainer(ctx, tunnel.ContainerSpec{Runtime: tunnel.Podman, Name: c.Name + "-nope"}, tunnel.ContainerOptions{})
+	var ce *tunnel.ContainerError
+	if !errors.As(err, &ce) || ce.Problem != tunnel.ContainerNotFound {
+		t.Errorf("missing container: %v", err)
+	}
+	// This machine has the docker client but no daemon.
+	if _, lerr := exec.LookPath("docker"); lerr == nil {
+		_, err = tunnel.OpenContainer(ctx, tunnel.ContainerSpec{Runtime: tunnel.Docker, Name: c.Name}, tunnel.ContainerOptions{})
+		if !errors.As(err, &ce) || (ce.Problem != tunnel.RuntimeUnreachable && ce.Problem != tunnel.ContainerNotFound) {
+			t.Errorf("docker without a daemon: %v", err)
+		}
+		t.Logf("docker: %v", err)
+	}
+
+	ctr, err := tunnel.OpenContainer(ctx, tunnel.ContainerSpec{Runtime: tunnel.Podman, Name: c.Name}, tunnel.ContainerOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	_, err = ctr.Route(ctx)
+	var nr *tunnel.NoRelayError
+	if !errors.As(err, &nr) || !strings.Contains(err.Error(), "in container "+c.Name) {
+		t.Errorf("no relay: %v", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("no relay found after %v", d)
+	}
+
+	if out, err := exec.Command("podman", "stop", "-t", "0", c.Name).CombinedOutput(); err != nil {
+		t.Fatalf("podman stop: %v\n%s", err, out)
+	}
+	_, err = tunnel.OpenContainer(ctx, tunnel.ContainerSpec{Runtime: tunnel.Podman, Name: c.Name}, tunnel.ContainerOptions{})
+	if !errors.As(err, &ce) || ce.Problem != tunnel.ContainerNotRunning {
+		t.Errorf("stopped container: %v", err)
+	}
+}
+
+// Behind a real sshd in its own network namespace: the runtime (picked from
+// docker and podman on the host) runs over the SSH connection, and the
+// container's loopback is neither this machine's nor the SSH host's.
+func TestPodmanContainerBehindSSH(t *testing.T) {
+	t.Parallel()
+	c := podmanContainer(t, e2e.ImageBusybox)
+	env := e2e.Setup(t, e2e.SSHDOptions{MountCgroups: true})
+	client := sshdClient(t, env.SSHD)
+	ctr, err := tunnel.OpenContainer(context.Background(), tunnel.ContainerSpec{Name: c.Name}, tunnel.ContainerOptions{Host: client})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ctr.Spec.Runtime != tunnel.Podman {
+		t.Errorf("runtime %q, want podman (the docker client here has no daemon)", ctr.Spec.Runtime)
+	}
+	exerciseContainer(t, ctr, c)
+
+	_, err = tunnel.OpenContainer(context.Background(), tunnel.ContainerSpec{Name: "kfwd-no-such-container"}, tunnel.ContainerOptions{Host: client})
+	var ce *tunnel.ContainerError
+	if !errors.As(err, &ce) || !ce.OnHost || (ce.Problem != tunnel.ContainerNotFound && ce.Problem != tunnel.RuntimeUnreachable) {
+		t.Errorf("missing container on the host: %v", err)
+	}
+}
+
+func sshdClient(t *testing.T, s *e2e.SSHD) *tunnel.Client {
+	t.Helper()
+	key, err := os.ReadFile(s.ClientKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := ssh.ParsePrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc, err := ssh.Dial("tcp", s.Addr, &ssh.ClientConfig{User: "root", Auth: []ssh.AuthMethod{ssh.PublicKeys(signer)},
+		HostKeyCallback: func(_ string, _ net.Addr, k ssh.PublicKey) error {
+			for _, h := range s.HostKeys {
+				if bytes.Equal(h.Marshal(), k.Marshal()) {
+					return nil
+				}
+			}
+			return errors.New("unknown host key")
+		}, Timeout: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := tunnel.NewClient(sc)
+	t.Cleanup(func() { c.Close() })
+	return c
+}

@@ -1,0 +1,122 @@
+package tunnel
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+)
+
+func TestParseContainerTarget(t *testing.T) {
+	cases := []struct {
+		arg  string
+		want ContainerSpec
+		ok   bool
+		err  string
+	}{
+		{"devbox", ContainerSpec{}, false, ""},
+		{"user@devbox", ContainerSpec{}, false, ""},
+		{"podman://dev", ContainerSpec{Runtime: Podman, Name: "dev"}, true, ""},
+		{"docker://3f2a", ContainerSpec{Runtime: Docker, Name: "3f2a"}, true, ""},
+		{"docker://", ContainerSpec{}, true, "want docker://CONTAINER"},
+		{"podman://a/b", ContainerSpec{}, true, "want podman://CONTAINER"},
+		{"kubectl://web", ContainerSpec{Runtime: Kubectl, Name: "web"}, true, ""},
+		{"kubectl://ns/web", ContainerSpec{Runtime: Kubectl, Namespace: "ns", Name: "web"}, true, ""},
+		{"kubectl://kind/ns/web", ContainerSpec{Runtime: Kubectl, Context: "kind", Namespace: "ns", Name: "web"}, true, ""},
+		{"kubectl://kind/ns/web/app", ContainerSpec{Runtime: Kubectl, Context: "kind", Namespace: "ns", Name: "web", Container: "app"}, true, ""},
+		{"kubectl:////web/app", ContainerSpec{Runtime: Kubectl, Name: "web", Container: "app"}, true, ""},
+		{"kubectl://a/b/c/d/e", ContainerSpec{}, true, "want kubectl://"},
+		{"kubectl://ns/", ContainerSpec{}, true, "want kubectl://"},
+		{"lxc://x", ContainerSpec{}, true, `unknown container runtime "lxc"`},
+	}
+	for _, c := range cases {
+		got, ok, err := ParseContainerTarget(c.arg)
+		if ok != c.ok || got != c.want || (err == nil) != (c.err == "") || (err != nil && !strings.Contains(err.Error(), c.err)) {
+			t.Errorf("ParseContainerTarget(%q) = %+v, %v, %v; want %+v, %v, %q", c.arg, got, ok, err, c.want, c.ok, c.err)
+		}
+		if err == nil && ok {
+			if back, _, _ := ParseContainerTarget(got.String()); back != got {
+				t.Errorf("%q: String() = %q parses as %+v", c.arg, got.String(), back)
+			}
+		}
+	}
+}
+
+func TestExecArgv(t *testing.T) {
+	cases := []struct {
+		spec ContainerSpec
+		tty  bool
+		env  map[string]string
+		want string
+	}{
+		{ContainerSpec{Runtime: Podman, Name: "dev"}, false, nil, "podman exec -i dev sh -c CMD"},
+		{ContainerSpec{Runtime: Docker, Name: "dev"}, true, map[string]string{"TERM": "xterm", "A": "1"}, "docker exec -i -t -e A=1 -e TERM=xterm dev sh -c CMD"},
+		{ContainerSpec{Runtime: Kubectl, Name: "web"}, false, nil, "kubectl exec -i web -- sh -c CMD"},
+		{ContainerSpec{Runtime: Kubectl, Context: "kind", Namespace: "ns", Name: "web", Container: "app"}, true, map[string]string{"TERM": "xterm"},
+			"kubectl --context kind --namespace ns exec -i -t web -c app -- env TERM=xterm sh -c CMD"},
+	}
+	for _, c := range cases {
+		got := strings.Join((&Container{Spec: c.spec}).ExecArgv(c.tty, c.env, "CMD"), " ")
+		if got != c.want {
+			t.Errorf("%v tty=%v: %s, want %s", c.spec, c.tty, got, c.want)
+		}
+	}
+}
+
+// The runtimes' own words (docker 27 client without a daemon, docker with a
+// socket owned by another group, podman 4, kubectl 1.31) become problems a
+// person can act on.
+func TestDecideContainer(t *testing.T) {
+	spec := ContainerSpec{Name: "dev"}
+	both := []Runtime{Docker, Podman}
+	cases := []struct {
+		answers []runtimeAnswer
+		runtime Runtime
+		problem ContainerProblem
+		msg     string
+	}{
+		{[]runtimeAnswer{{rt: Docker, missing: true}, {rt: Podman, out: "true"}}, Podman, 0, ""},
+		{[]runtimeAnswer{{rt: Docker, status: 1, out: "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?"}, {rt: Podman, out: "true"}}, Podman, 0, ""},
+		{[]runtimeAnswer{{rt: Docker, missing: true}, {rt: Podman, missing: true}}, "", RuntimeMissing, "neither docker nor podman is installed on the remote host"},
+		{[]runtimeAnswer{{rt: Docker, missing: true}, {rt: Podman, status: 125, out: "Error: no such container dev"}}, "", ContainerNotFound, "podman knows no container dev on the remote host: Error: no such container dev"},
+		{[]runtimeAnswer{{rt: Docker, status: 1, out: "Error: No such container: dev"}, {rt: Podman, out: "false"}}, "", ContainerNotRunning, "container dev is not running (podman on the remote host)"},
+		{[]runtimeAnswer{{rt: Docker, status: 1, out: "permission denied while trying to connect to the Docker daemon socket at unix:///var/run/docker.sock: Get \"http://%2Fvar%2Frun%2Fdocker.sock/v1.47/containers/dev/json\": dial unix /var/run/docker.sock: connect: permission denied"}, {rt: Podman, missing: true}}, "", RuntimePermission, "permission denied using docker on the remote host"},
+		{[]runtimeAnswer{{rt: Docker, status: 1, out: "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?"}, {rt: Podman, missing: true}}, "", RuntimeUnreachable, "docker cannot reach its daemon or cluster on the remote host"},
+	}
+	for i, c := range cases {
+		rt, err := decide(spec, both, c.answers)
+		if rt != c.runtime {
+			t.Errorf("%d: runtime %q, want %q", i, rt, c.runtime)
+		}
+		var got ContainerProblem
+		if err != nil {
+			err.OnHost = true
+			got = err.Problem
+			if !strings.HasPrefix(err.Error(), c.msg) {
+				t.Errorf("%d: %q, want it to start with %q", i, err.Error(), c.msg)
+			}
+		}
+		if got != c.problem {
+			t.Errorf("%d: problem %v, want %v (%v)", i, got, c.problem, err)
+		}
+	}
+	kube := ContainerSpec{Runtime: Kubectl, Name: "web"}
+	_, err := decide(kube, []Runtime{Kubectl}, []runtimeAnswer{{rt: Kubectl, status: 1, out: `Error from server (NotFound): pods "web" not found`}})
+	if err == nil || err.Problem != ContainerNotFound || !strings.Contains(err.Error(), "pod web") {
+		t.Errorf("kubectl not found: %v", err)
+	}
+	_, err = decide(kube, []Runtime{Kubectl}, []runtimeAnswer{{rt: Kubectl, out: "Pending"}})
+	if err == nil || err.Problem != ContainerNotRunning || !strings.Contains(err.Error(), "phase Pending") {
+		t.Errorf("kubectl pending: %v", err)
+	}
+	var target *ContainerError
+	if !errors.As(fmt.Errorf("x: %w", err), &target) {
+		t.Error("ContainerError does not unwrap")
+	}
+}
+
+func TestShJoin(t *testing.T) {
+	if got := shJoin([]string{"podman", "exec", "it's", "a b"}); got != `'podman' 'exec' 'it'\''s' 'a b'` {
+		t.Errorf("shJoin: %s", got)
+	}
+}
