@@ -486,14 +486,19 @@ func RunningContainers(ctx context.Context, rt Runtime) ([]string, error) {
 	return names, nil
 }
 
-// shJoin quotes argv as one POSIX sh command line (also right for bash, zsh,
-// fish and csh: every word single-quoted).
+// shJoin quotes argv as one command line for the SSH host's login shell.
 func shJoin(argv []string) string {
 	q := make([]string, len(argv))
 	for i, a := range argv {
-		q[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+		q[i] = ShellQuote(a)
 	}
 	return strings.Join(q, " ")
+}
+
+// StartLogin starts argv in the container under kfwd's login wrapper (see
+// Client.StartLogin); its Stop runs the stop command in the container too.
+func (c *Container) StartLogin(ctx context.Context, argv []string, o SessionOptions) (*Login, error) {
+	return startLogin(ctx, c, argv, o)
 }
 
 // lockedBuffer is a bytes.Buffer for stdout and stderr written at once.

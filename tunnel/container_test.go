@@ -116,7 +116,7 @@ func TestDecideContainer(t *testing.T) {
 }
 
 func TestShJoin(t *testing.T) {
-	if got := shJoin([]string{"podman", "exec", "it's", "a b"}); got != `'podman' 'exec' 'it'\''s' 'a b'` {
+	if got := shJoin([]string{"podman", "exec", "it's", "a b"}); got != `podman exec 'it'\''s' 'a b'` {
 		t.Errorf("shJoin: %s", got)
 	}
 }

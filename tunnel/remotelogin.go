@@ -14,20 +14,24 @@ import (
 // (see loginCommand and stopCommand). It is a Session with a Stop.
 type Login struct {
 	*Session
-	c  *Client
+	t  Target
 	id string
 }
 
 // StartLogin starts argv on the remote host wrapped by loginCommand, with o
 // for everything but the command line (o.Command is ignored).
 func (c *Client) StartLogin(ctx context.Context, argv []string, o SessionOptions) (*Login, error) {
+	return startLogin(ctx, c, argv, o)
+}
+
+func startLogin(ctx context.Context, t Target, argv []string, o SessionOptions) (*Login, error) {
 	id := newLoginID()
 	o.Command = loginCommand(argv, id)
-	s, err := c.Start(ctx, o)
+	s, err := t.Start(ctx, o)
 	if err != nil {
 		return nil, err
 	}
-	return &Login{Session: s, c: c, id: id}, nil
+	return &Login{Session: s, t: t, id: id}, nil
 }
 
 // ID is the login's random session id (names its remote pid file).
@@ -41,7 +45,7 @@ func (l *Login) Stop() {
 	l.Signal(os.Interrupt)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
-	l.c.Run(ctx, stopCommand(l.id))
+	l.t.Run(ctx, stopCommand(l.id))
 	l.Close()
 }
 

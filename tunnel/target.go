@@ -16,6 +16,9 @@ type Target interface {
 	Run(ctx context.Context, command string) ([]byte, error)
 	// Route finds how to reach the target's loopback ports.
 	Route(ctx context.Context) (*Route, error)
+	// StartLogin starts a login command under kfwd's wrapper (opener shims,
+	// stop from outside).
+	StartLogin(ctx context.Context, argv []string, o SessionOptions) (*Login, error)
 }
 
 var (
