@@ -123,6 +123,15 @@ func (c *Client) ForwardWith(ctx context.Context, o ForwardOptions) (*Forward, e
 	if o.Dial == nil {
 		o.Dial = func(ctx context.Context) (net.Conn, error) { return c.DialRemote(ctx, o.Port) }
 	}
+	return ListenForward(ctx, o)
+}
+
+// ListenForward is ForwardWith for a dial that needs no SSH connection (o.Dial
+// must be set), such as a relay into a local container.
+func ListenForward(ctx context.Context, o ForwardOptions) (*Forward, error) {
+	if o.Dial == nil {
+		return nil, errors.New("forward: no dial function")
+	}
 	logf := o.Logf
 	if logf == nil {
 		logf = func(string, ...any) {}

@@ -13,7 +13,7 @@ import (
 // the background from the start, so that the first callback does not wait for
 // the probe's round trips when forwarding is allowed.
 type Forwards struct {
-	c *Client
+	t Target
 
 	probed chan struct{}
 	route  *Route // set when a path to the remote exists
@@ -23,13 +23,13 @@ type Forwards struct {
 	forwards map[int]*Forward
 }
 
-// NewForwards starts probing c's route to the remote's loopback and returns
-// the empty set. The probe ends with ctx.
-func NewForwards(ctx context.Context, c *Client) *Forwards {
-	f := &Forwards{c: c, probed: make(chan struct{}), forwards: map[int]*Forward{}}
+// NewForwards starts probing t's route to its loopback (the SSH host's, or a
+// container's) and returns the empty set. The probe ends with ctx.
+func NewForwards(ctx context.Context, t Target) *Forwards {
+	f := &Forwards{t: t, probed: make(chan struct{}), forwards: map[int]*Forward{}}
 	go func() {
 		defer close(f.probed)
-		f.route, f.err = c.Route(ctx)
+		f.route, f.err = t.Route(ctx)
 	}()
 	return f
 }
@@ -54,7 +54,7 @@ func (f *Forwards) Add(ctx context.Context, port int) (kind RouteKind, added boo
 		return "", false, f.err
 	}
 	route := f.route
-	fw, err := f.c.Forward(ctx, port, func(ctx context.Context) (net.Conn, error) { return route.Dial(ctx, port) })
+	fw, err := ListenForward(ctx, ForwardOptions{Port: port, Dial: func(ctx context.Context) (net.Conn, error) { return route.Dial(ctx, port) }})
 	if err != nil {
 		return "", false, err
 	}

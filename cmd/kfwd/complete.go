@@ -20,3 +20,13 @@ func completeHosts(ctx context.Context, cmd *cli.Command) {
 		fmt.Fprintln(cmd.Root().Writer, h)
 	}
 }
+
+// completeTargets completes login and doctor destinations: Host aliases and
+// the running local containers.
+func completeTargets(ctx context.Context, cmd *cli.Command) {
+	if cmd.NArg() > 0 {
+		return
+	}
+	completeHosts(ctx, cmd)
+	completeContainers(ctx, cmd)
+}

@@ -20,15 +20,17 @@ func doctorCommand(e *env) *cli.Command {
 	return &cli.Command{
 		Name:      "doctor",
 		Usage:     "check, one line per step, whether 'kfwd login HOST' can work",
-		ArgsUsage: "[user@]HOST",
+		ArgsUsage: "[user@]HOST|docker://NAME|podman://NAME|kubectl://[CONTEXT/][NAMESPACE/]POD[/CONTAINER]",
 		Description: "kfwd doctor checks the resolved ssh configuration, TCP reach, the host key, authentication,\n" +
 			"whether the server allows port forwarding (or kfwd can relay instead), whether the login CLI\n" +
 			"exists on the remote and its version, and whether the CLI's fixed callback ports are free here.\n" +
+			"For a container (docker://, podman://, kubectl:// or --container on the host) it checks that the\n" +
+			"container runs and has a relay program instead of the server's forwarding.\n" +
 			"It exits 0 only when a login can work; 255 when it cannot connect, 1 for any other failed check.",
-		Flags: append(sshFlags(),
+		Flags: append(append(sshFlags(), containerFlags()...),
 			&cli.StringFlag{Name: "cli", Value: defaultLogin[0], Usage: "the login `CLI` to look for on the remote (kiro-cli, aws, az, gh, ...)"},
 		),
-		ShellComplete: completeHosts,
+		ShellComplete: completeTargets,
 		Action: func(ctx context.Context, cmd *cli.Command) error {
 			arg, err := destinationArg(ctx, cmd)
 			if err != nil {
@@ -106,6 +108,17 @@ func (d *doctor) connectionFailed() { d.status = exitConnection }
 const doctorStepTimeout = 20 * time.Second
 
 func (d *doctor) run(ctx context.Context, cmd *cli.Command, arg, cliName string) error {
+	spec, local, err := containerTarget(cmd, arg)
+	if err != nil {
+		return err
+	}
+	if local {
+		ctr, ok := d.container(ctx, *spec, nil, "")
+		if ok {
+			d.targetChecks(ctx, ctr, spec.String(), cliName)
+		}
+		return d.finish(arg)
+	}
 	h, opts, err := resolveHost(cmd, arg)
 	if err != nil {
 		d.report(check{Name: "config", Detail: err.Error(), Hint: "fix the ssh configuration; 'kfwd config " + arg + "' shows what kfwd reads"})
@@ -128,15 +141,57 @@ func (d *doctor) run(ctx context.Context, cmd *cli.Command, arg, cliName string)
 	}
 	defer client.Close()
 
+	if spec != nil {
+		ctr, ok := d.container(ctx, *spec, client, h.Alias)
+		if ok {
+			d.targetChecks(ctx, ctr, "container "+spec.Name, cliName)
+		}
+		return d.finish(h.Alias + " --container " + spec.Name)
+	}
 	d.report(forwardingCheck(ctx, client))
+	d.cliChecks(ctx, client, h.Alias, cliName)
+	return d.finish(h.Alias)
+}
+
+func (d *doctor) cliChecks(ctx context.Context, t tunnel.Target, where, cliName string) {
 	binary, ports, cliHint := cliInfo(cliName)
-	c := remoteCLICheck(ctx, client, binary, h.Alias)
+	c := remoteCLICheck(ctx, t, binary, where)
 	if !c.OK && cliHint != "" {
 		c.Hint += "; " + cliHint
 	}
 	d.report(c)
 	d.report(portsCheck(binary, ports))
-	return d.finish(h.Alias)
+}
+
+// container checks that the container runs (and which runtime runs it).
+func (d *doctor) container(ctx context.Context, spec tunnel.ContainerSpec, host *tunnel.Client, alias string) (*tunnel.Container, bool) {
+	ctx, cancel := context.WithTimeout(ctx, doctorStepTimeout)
+	defer cancel()
+	ctr, err := tunnel.OpenContainer(ctx, spec, tunnel.ContainerOptions{Host: host, Logf: d.u.logf(1)})
+	if err != nil {
+		d.connectionFailed()
+		d.report(check{Name: "container", Detail: err.Error(), Hint: strings.Join(explain(err).hints, "; ")})
+		return nil, false
+	}
+	where := "on this machine"
+	if host != nil {
+		where = "on " + alias
+	}
+	d.report(check{Name: "container", OK: true, Detail: fmt.Sprintf("%s runs %s %s", ctr.Spec.Runtime, spec.Name, where)})
+	return ctr, true
+}
+
+// targetChecks are the checks inside a container: a relay program (its
+// loopback is reached only through one), the CLI, the callback ports here.
+func (d *doctor) targetChecks(ctx context.Context, ctr *tunnel.Container, where, cliName string) {
+	rctx, cancel := context.WithTimeout(ctx, doctorStepTimeout)
+	defer cancel()
+	if r, err := ctr.Route(rctx); err != nil {
+		d.report(check{Name: "relay", Detail: err.Error(), Hint: strings.Join(explain(err).hints, "; ")})
+	} else {
+		d.report(check{Name: "relay", OK: true, Detail: fmt.Sprintf("kfwd will relay through %s in the container", r.Kind())})
+	}
+	d.cliChecks(ctx, ctr, where, cliName)
 }
 
 // configSummary is the one-line view of what kfwd config prints in full.
@@ -286,7 +341,7 @@ func cliInfo(name string) (binary string, ports []int, hint string) {
 }
 
 // remoteCLICheck runs `command -v` and `--version` on the remote.
-func remoteCLICheck(ctx context.Context, c *tunnel.Client, binary, host string) check {
+func remoteCLICheck(ctx context.Context, c tunnel.Target, binary, host string) check {
 	q := tunnel.ShellQuote(binary)
 	path, status, err := remoteOutput(ctx, c, "command -v "+q)
 	if err != nil {
@@ -307,7 +362,7 @@ func remoteCLICheck(ctx context.Context, c *tunnel.Client, binary, host string) 
 
 // remoteOutput runs command on the remote and returns its output: stdout,
 // else stderr (some CLIs print --version there).
-func remoteOutput(ctx context.Context, c *tunnel.Client, command string) (string, int, error) {
+func remoteOutput(ctx context.Context, c tunnel.Target, command string) (string, int, error) {
 	ctx, cancel := context.WithTimeout(ctx, doctorStepTimeout)
 	defer cancel()
 	stdout, stderr, status, err := c.Output(ctx, command)

@@ -88,6 +88,8 @@ func explain(err error) explanation {
 		busy  *tunnel.PortInUseError
 		nofwd *tunnel.NoRouteError
 		dial  *tunnel.DialError
+		ctr   *tunnel.ContainerError
+		relay *tunnel.NoRelayError
 	)
 	switch {
 	case errors.As(err, &ue):
@@ -120,9 +122,16 @@ func explain(err error) explanation {
 			hints = append(hints, "kfwd does not forward 127.0.0.1 alone: a browser may send the sign-in for localhost to ::1, to that program")
 		}
 		return explanation{msg, hints, exitConnection}
+	case errors.As(err, &ctr):
+		return explanation{msg, containerHints(ctr), exitConnection}
 	case errors.As(err, &nofwd):
 		return explanation{msg, []string{
 			"ask for 'AllowTcpForwarding local' (or yes) in the server's sshd_config, or install nc, socat or python3 on the remote",
+			"or use the CLI's device-code sign-in if it has one (e.g. aws sso login --use-device-code, az login --use-device-code)",
+		}, exitConnection}
+	case errors.As(err, &relay) && relay.Where != "":
+		return explanation{msg, []string{
+			"install one of them in the container (BusyBox's nc will do: apk add busybox, apt-get install netcat-openbsd or python3-minimal), or use an image that has one",
 			"or use the CLI's device-code sign-in if it has one (e.g. aws sso login --use-device-code, az login --use-device-code)",
 		}, exitConnection}
 	case errors.Is(err, tunnel.ErrConnectionLost):
@@ -149,4 +158,45 @@ func hostKeyHints(hk *tunnel.HostKeyError) []string {
 		"check the fingerprint with the host's administrator, then connect once with 'ssh " + hk.Host + "' to record it,",
 		"or use -o StrictHostKeyChecking=accept-new to record it on first use",
 	}
+}
+
+// containerHints say what to do about a container kfwd cannot exec into.
+func containerHints(e *tunnel.ContainerError) []string {
+	rt := string(e.Spec.Runtime)
+	on := ""
+	if e.OnHost {
+		on = " on the host"
+	}
+	list := rt + " ps"
+	if e.Spec.Runtime == tunnel.Kubectl {
+		list = "kubectl get pods"
+	}
+	switch e.Problem {
+	case tunnel.RuntimeMissing:
+		if e.OnHost {
+			return []string{"install docker or podman on the host, or check that it is in the PATH of non-interactive ssh sessions"}
+		}
+		return []string{"install " + rt + " here, or name the runtime that runs the container (docker://, podman://, kubectl://)"}
+	case tunnel.ContainerNotFound:
+		return []string{"'" + list + "'" + on + " lists the running ones (shell completion offers local ones)"}
+	case tunnel.ContainerNotRunning:
+		if e.Spec.Runtime == tunnel.Kubectl {
+			return []string{"wait until the pod runs: kubectl get pod " + tunnel.ShellQuote(e.Spec.Name) + " -w"}
+		}
+		return []string{"start it" + on + " with: " + rt + " start " + tunnel.ShellQuote(e.Spec.Name)}
+	case tunnel.RuntimePermission:
+		if e.Spec.Runtime == tunnel.Kubectl {
+			return []string{"your kubeconfig user needs RBAC permission for pods/exec in that namespace"}
+		}
+		if e.Spec.Runtime == tunnel.Docker {
+			return []string{"the docker socket is not yours: join the docker group" + on + " (sudo usermod -aG docker $USER, then log in again), or use rootless podman"}
+		}
+		return []string{"run kfwd as the user who owns the container (rootless podman keeps each user's containers apart)"}
+	case tunnel.RuntimeUnreachable:
+		if e.Spec.Runtime == tunnel.Kubectl {
+			return []string{"check the cluster and the context: kubectl config current-context; kubectl cluster-info"}
+		}
+		return []string{"start the daemon" + on + " (systemctl start " + rt + "), or point DOCKER_HOST at it"}
+	}
+	return []string{"run '" + rt + " inspect " + tunnel.ShellQuote(e.Spec.Name) + "'" + on + " to see why"}
 }

@@ -13,6 +13,7 @@ import (
 type loginEvents struct {
 	u         *ui
 	fw        *tunnel.Forwards
+	container bool // the login runs in a container, reached only by a relay
 	noBrowser bool
 	open      func(url string) error
 	opened    map[string]bool
@@ -58,7 +59,10 @@ func (h *loginEvents) forward(ctx context.Context, port int) error {
 		return err
 	}
 	via := "the SSH connection"
-	if kind != tunnel.RouteDirect {
+	switch {
+	case h.container:
+		via = fmt.Sprintf("%s in the container", kind)
+	case kind != tunnel.RouteDirect:
 		via = fmt.Sprintf("%s on the remote (the server does not allow TCP forwarding)", kind)
 	}
 	h.u.statusf("callback port %d: forwarding localhost:%d to the remote through %s", port, port, via)

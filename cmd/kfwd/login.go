@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/kfwd/kfwd/callback"
-	"github.com/kfwd/kfwd/sshconfig"
 	"github.com/kfwd/kfwd/tunnel"
 	"github.com/urfave/cli/v3"
 )
@@ -20,7 +19,7 @@ import (
 var defaultLogin = []string{"kiro-cli", "login"}
 
 func loginFlags() []cli.Flag {
-	return append(sshFlags(),
+	return append(append(sshFlags(), containerFlags()...),
 		&cli.StringFlag{Name: "cli", Usage: "run the login command of a known `CLI` (kiro-cli, aws, az, gh, gcloud, codex, ...)"},
 		&cli.BoolFlag{Name: "no-browser", Usage: "print the URL instead of opening a browser"},
 		&cli.DurationFlag{Name: "timeout", Value: 10 * time.Minute, Usage: "give up on the whole login after this long"},
@@ -31,24 +30,33 @@ func loginCommand(e *env) *cli.Command {
 	return &cli.Command{
 		Name:          "login",
 		Usage:         "run a CLI's browser sign-in on a remote host, forwarding its callback port",
-		ArgsUsage:     "[user@]HOST [--] [COMMAND [ARG...]]",
+		ArgsUsage:     "[user@]HOST|docker://NAME|podman://NAME|kubectl://[CONTEXT/][NAMESPACE/]POD[/CONTAINER] [--] [COMMAND [ARG...]]",
 		Flags:         loginFlags(),
-		ShellComplete: completeHosts,
+		ShellComplete: completeTargets,
 		Action: func(ctx context.Context, cmd *cli.Command) error {
 			arg, err := destinationArg(ctx, cmd)
 			if err != nil {
 				return err
 			}
-			h, opts, err := resolveHost(cmd, arg)
+			ctr, local, err := containerTarget(cmd, arg)
 			if err != nil {
 				return err
+			}
+			var d dialer
+			if !local {
+				h, opts, err := resolveHost(cmd, arg)
+				if err != nil {
+					return err
+				}
+				d = dialer{e: e, host: h, resolve: hopResolver(opts)}
 			}
 			command, err := loginArgv(cmd.String("cli"), cmd.Args().Tail())
 			if err != nil {
 				return err
 			}
 			return login(ctx, e, loginOptions{
-				dialer:    dialer{e: e, host: h, resolve: hopResolver(opts)},
+				dialer:    d,
+				container: ctr,
 				command:   command,
 				noBrowser: cmd.Bool("no-browser"),
 				timeout:   cmd.Duration("timeout"),
@@ -81,7 +89,10 @@ func loginArgv(cliName string, rest []string) ([]string, error) {
 }
 
 type loginOptions struct {
-	dialer    dialer // the host, its jump hosts, and the prompter
+	dialer dialer // the host, its jump hosts, and the prompter; no host for a local container
+	// container is where on the host (or, without one, on this machine) the
+	// login runs; nil: on the host itself.
+	container *tunnel.ContainerSpec
 	command   []string
 	noBrowser bool
 	timeout   time.Duration
@@ -101,28 +112,41 @@ func login(ctx context.Context, e *env, o loginOptions) error {
 	}
 	defer notifyInterrupt(cancel)()
 
-	client, err := o.dialer.connect(ctx)
-	if err != nil {
-		return err
-	}
-	defer client.Close()
-	go func() {
-		interval, count := tunnel.KeepaliveSettings(o.dialer.host)
-		if err := client.Keepalive(ctx, interval, count); err != nil {
-			cancel(err)
+	var target tunnel.Target
+	var client *tunnel.Client
+	where := ""
+	if o.dialer.host != nil {
+		var err error
+		if client, err = o.dialer.connect(ctx); err != nil {
+			return err
 		}
-	}()
+		defer client.Close()
+		go func() {
+			interval, count := tunnel.KeepaliveSettings(o.dialer.host)
+			if err := client.Keepalive(ctx, interval, count); err != nil {
+				cancel(err)
+			}
+		}()
+		target, where = client, o.dialer.host.Alias
+	}
+	if o.container != nil {
+		c, err := openContainer(ctx, e.ui, *o.container, client, where)
+		if err != nil {
+			return causeOr(ctx, err)
+		}
+		target, where = c, "container "+o.container.Name
+	}
 
-	fw := tunnel.NewForwards(ctx, client)
+	fw := tunnel.NewForwards(ctx, target)
 	defer fw.Close()
 	events := make(chan callback.Event, 16)
-	r := &remoteLogin{e: e, client: client, host: o.dialer.host, command: o.command}
+	r := &remoteLogin{e: e, target: target, where: where, command: o.command}
 	if err := r.start(ctx, events); err != nil {
 		return err
 	}
 	defer r.close()
 
-	h := &loginEvents{u: e.ui, fw: fw, noBrowser: o.noBrowser, open: o.open, opened: map[string]bool{}}
+	h := &loginEvents{u: e.ui, fw: fw, container: o.container != nil, noBrowser: o.noBrowser, open: o.open, opened: map[string]bool{}}
 	if h.open == nil {
 		h.open = func(url string) error { return openBrowser(e, url) }
 	}
@@ -134,8 +158,8 @@ func login(ctx context.Context, e *env, o loginOptions) error {
 // feeds that scan its output, and the local terminal it runs in.
 type remoteLogin struct {
 	e       *env
-	client  *tunnel.Client
-	host    *sshconfig.Host
+	target  tunnel.Target
+	where   string // the host's alias, or "container NAME"
 	command []string
 
 	sess     *tunnel.Login
@@ -173,11 +197,11 @@ func (r *remoteLogin) start(ctx context.Context, events chan<- callback.Event) e
 		}
 		r.cleanups = append(r.cleanups, restore)
 	}
-	u.debugf(1, "running %q on %s", strings.Join(r.command, " "), r.host.Alias)
-	sess, err := r.client.StartLogin(ctx, r.command, opts)
+	u.debugf(1, "running %q on %s", strings.Join(r.command, " "), r.where)
+	sess, err := r.target.StartLogin(ctx, r.command, opts)
 	if err != nil {
 		r.close()
-		return causeOr(ctx, fmt.Errorf("starting %q on %s: %w", strings.Join(r.command, " "), r.host.Alias, err))
+		return causeOr(ctx, fmt.Errorf("starting %q on %s: %w", strings.Join(r.command, " "), r.where, err))
 	}
 	r.sess = sess
 	r.cleanups = append(r.cleanups, func() { sess.Close() })
@@ -210,7 +234,7 @@ func (r *remoteLogin) wait(ctx context.Context) error {
 		f.Close()
 	}
 	if res.err != nil {
-		return causeOr(ctx, fmt.Errorf("remote login on %s: %w", r.host.Alias, res.err))
+		return causeOr(ctx, fmt.Errorf("remote login on %s: %w", r.where, res.err))
 	}
 	u := r.e.ui
 	u.statusf("login finished (exit status %d)", res.status)

@@ -75,6 +75,9 @@ func setupPodman() error {
 		}
 	}
 	removeStaleImages()
+	if exec.Command("ldd", "/bin/busybox").Run() == nil {
+		return fmt.Errorf("/bin/busybox is linked dynamically; the test image has no libc: install busybox-static")
+	}
 	if b, err := os.ReadFile(ContainersConfPath); err != nil || string(b) != ContainersConf {
 		if err := os.MkdirAll(filepath.Dir(ContainersConfPath), 0o755); err != nil {
 			return err
@@ -136,10 +139,7 @@ func buildImage(tools *Tools, kind string) (string, error) {
 	if err := copyFile(filepath.Join(static, "testlogin"), filepath.Join(root, TestLoginInImage)); err != nil {
 		return "", err
 	}
-	bb, err := exec.LookPath("busybox")
-	if err != nil {
-		return "", err
-	}
+	bb := "/bin/busybox"
 	list, err := exec.Command(bb, "--list").Output()
 	if err != nil {
 		return "", fmt.Errorf("busybox --list: %w", err)
@@ -334,4 +334,11 @@ func cgroupMountScript() (string, error) {
 		return "", fmt.Errorf("no cgroup mounts under /sys/fs/cgroup")
 	}
 	return strings.Join(lines, " && "), nil
+}
+
+func stopContainer(t testing.TB, c *Container) {
+	t.Helper()
+	if out, err := exec.Command("podman", "stop", "-t", "0", c.Name).CombinedOutput(); err != nil {
+		t.Fatalf("podman stop %s: %v\n%s", c.Name, err, out)
+	}
 }

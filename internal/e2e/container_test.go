@@ -1,0 +1,170 @@
+package e2e
+
+// End-to-end tests of `kfwd login` inside podman containers (docs/recipes.md, "Containers"): the
+// login runs in the container through `podman exec`, on this machine (podman://NAME) or on the
+// real sshd's host (srv --container NAME), and the callback reaches the container's own loopback
+// through a relay program run the same way, with no published port.
+
+import (
+	"context"
+	"net"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// containerLoginArgs is testlogin inside the image against the env's issuer.
+func containerLoginArgs(env *Env, style string, extra ...string) []string {
+	return append([]string{TestLoginInImage, "-issuer", env.Issuer, "-style", style, "-timeout", "60s"}, extra...)
+}
+
+func setupContainer(t *testing.T, kind string, sshd SSHDOptions) (*Tools, *Env, *Container, context.Context) {
+	t.Helper()
+	tools := BuildKfwd(t)
+	c := RunContainer(t, ContainerImage(t, tools, kind))
+	env := Setup(t, sshd)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	t.Cleanup(cancel)
+	return tools, env, c, ctx
+}
+
+// assertContainerEmpty fails when anything but the container's main process is left in it.
+func assertContainerEmpty(t *testing.T, c *Container, when string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		procs := c.Processes(t)
+		if len(procs) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("left running in the container %s: %q", when, procs)
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func TestLoginLocalContainer(t *testing.T) {
+	t.Parallel()
+	tools, env, c, ctx := setupContainer(t, ImageBusybox, SSHDOptions{})
+	for _, style := range []string{"plain", "xdgopen"} {
+		r := Run(env.KfwdCommand(ctx, tools, append([]string{"login", "--timeout", "60s", "podman://" + c.Name, "--"}, containerLoginArgs(env, style)...)...))
+		assertLoggedIn(t, env, "podman://"+c.Name+" "+style, r)
+		if !strings.Contains(r.Stderr, "container "+c.Name+" (podman on this machine)") || !strings.Contains(r.Stderr, "through nc in the container") {
+			t.Errorf("%s: status lines do not say where the login runs and how the callback gets there:\n%s", style, r)
+		}
+	}
+	assertContainerEmpty(t, c, "after the logins")
+}
+
+// Behind SSH the runtime is found on the host (podman; the docker client there has no daemon) and
+// run over the one SSH connection; the container's loopback is neither this machine's nor the
+// SSH host's.
+func TestLoginContainerBehindSSH(t *testing.T) {
+	t.Parallel()
+	tools, env, c, ctx := setupContainer(t, ImageBusybox, SSHDOptions{MountCgroups: true, AllowTCPForwarding: "no"})
+	cfg := env.SSHConfig(t, "srv", ClientConfig{})
+	r := Run(env.KfwdCommand(ctx, tools, loginArgs(cfg, "srv", []string{"--container", c.Name}, containerLoginArgs(env, "urlencoded")...)...))
+	assertLoggedIn(t, env, "srv --container", r)
+	if !strings.Contains(r.Stderr, "container "+c.Name+" (podman on srv)") {
+		t.Errorf("the status lines do not name the container and the host:\n%s", r)
+	}
+	assertContainerEmpty(t, c, "after the login")
+	assertGone(t, env, "after the login", "podman exec")
+
+	r = Run(env.KfwdCommand(ctx, tools, loginArgs(cfg, "srv", []string{"--container", "kfwd-e2e-no-such", "--runtime", "podman"}, containerLoginArgs(env, "plain")...)...))
+	if r.ExitCode != 255 || !strings.Contains(r.Stderr, "podman knows no container kfwd-e2e-no-such on the remote host") || !strings.Contains(r.Stderr, "kfwd: hint: 'podman ps' on the host") {
+		t.Errorf("missing container on the host: want exit 255 with an error and a hint, got %s", r)
+	}
+}
+
+// A container without python3, bash, socat, nc or BusyBox: kfwd says so, and what to install,
+// within 5 seconds of the login asking for its callback.
+func TestLoginContainerWithoutRelay(t *testing.T) {
+	t.Parallel()
+	tools, env, c, ctx := setupContainer(t, ImageNoRelay, SSHDOptions{})
+	r := Run(env.KfwdCommand(ctx, tools, append([]string{"login", "--timeout", "60s", "podman://" + c.Name, "--"}, containerLoginArgs(env, "plain")...)...))
+	if r.ExitCode != 255 || !strings.Contains(r.Stderr, "no relay program in container "+c.Name+" (looked for python3, bash, socat, nc)") ||
+		!strings.Contains(r.Stderr, "kfwd: hint: install one of them in the container") {
+		t.Errorf("want exit 255 naming the missing relay programs and a hint, got %s", r)
+	}
+	if r.Elapsed > 5*time.Second {
+		t.Errorf("kfwd took %v to give up (want < 5s)", r.Elapsed)
+	}
+	if n := len(env.BrowserURLs()); n != 0 {
+		t.Errorf("the browser was opened %d times although the callback cannot work", n)
+	}
+	assertContainerEmpty(t, c, "after the failure")
+
+	// A stopped container is named as such, with what to do.
+	stopContainer(t, c)
+	r = Run(env.KfwdCommand(ctx, tools, "login", "podman://"+c.Name, "--", "true"))
+	if r.ExitCode != 255 || !strings.Contains(r.Stderr, "container "+c.Name+" is not running (podman on this machine)") || !strings.Contains(r.Stderr, "hint: start it with: podman start "+c.Name) {
+		t.Errorf("stopped container: %s", r)
+	}
+}
+
+// Ctrl-C (SIGINT to kfwd) while the login waits for its callback stops the login inside the
+// container, the relays and the exec clients, and closes the local listener.
+func TestLoginContainerInterrupt(t *testing.T) {
+	t.Parallel()
+	tools, env, c, ctx := setupContainer(t, ImageBusybox, SSHDOptions{})
+	port := strconv.Itoa(FreePort(t))
+	cmd := env.KfwdCommand(ctx, tools, append([]string{"login", "--timeout", "60s", "podman://" + c.Name, "--"}, containerLoginArgs(env, "plain", "-port", port)...)...)
+	cmd.Env = append(cmd.Env, "KFWD_TEST_BROWSER_FETCH=0") // the user never finishes signing in
+	p, err := Start(cmd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, ctx, "the login in the container and the local forward", func() bool {
+		if !strings.Contains(p.Stderr(), "forwarding localhost:"+port) {
+			return false
+		}
+		conn, err := net.DialTimeout("tcp", "127.0.0.1:"+port, time.Second)
+		if err == nil {
+			conn.Close()
+		}
+		return err == nil
+	})
+	if procs := c.Processes(t); !strings.Contains(strings.Join(procs, "\n"), "testlogin") {
+		t.Fatalf("testlogin does not run in the container: %q", procs)
+	}
+	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-p.Done():
+	case <-time.After(15 * time.Second):
+		t.Fatalf("kfwd did not exit after SIGINT:\n%s", p.Stderr())
+	}
+	if r := p.Wait(); r.ExitCode != 130 {
+		t.Errorf("kfwd after SIGINT: want exit 130, got %s", r)
+	}
+	assertContainerEmpty(t, c, "after Ctrl-C")
+	if conn, err := net.DialTimeout("tcp", "127.0.0.1:"+port, time.Second); err == nil {
+		conn.Close()
+		t.Errorf("a local listener on 127.0.0.1:%s is left after kfwd exited", port)
+	}
+}
+
+func TestDoctorContainer(t *testing.T) {
+	t.Parallel()
+	tools, env, c, ctx := setupContainer(t, ImageBusybox, SSHDOptions{MountCgroups: true})
+	r := Run(env.KfwdCommand(ctx, tools, "doctor", "--cli", "testlogin", "podman://"+c.Name))
+	if r.ExitCode != 0 || !strings.Contains(r.Stdout, "podman runs "+c.Name+" on this machine") || !strings.Contains(r.Stdout, "relay through nc in the container") ||
+		!strings.Contains(r.Stdout, TestLoginInImage) {
+		t.Errorf("doctor podman://: %s", r)
+	}
+	cfg := env.SSHConfig(t, "srv", ClientConfig{})
+	r = Run(env.KfwdCommand(ctx, tools, "doctor", "-F", cfg, "--cli", "testlogin", "--container", c.Name, "srv"))
+	if r.ExitCode != 0 || !strings.Contains(r.Stdout, "podman runs "+c.Name+" on srv") || !strings.Contains(r.Stdout, "relay through nc in the container") {
+		t.Errorf("doctor --container: %s", r)
+	}
+	r = Run(env.KfwdCommand(ctx, tools, "doctor", "podman://kfwd-e2e-no-such"))
+	if r.ExitCode != 255 || !strings.Contains(r.Stdout, "podman knows no container kfwd-e2e-no-such") {
+		t.Errorf("doctor on a missing container: %s", r)
+	}
+}
