@@ -168,3 +168,27 @@ func TestDoctorContainer(t *testing.T) {
 		t.Errorf("doctor on a missing container: %s", r)
 	}
 }
+
+// docker:// shares the exec transport: the real docker client against podman's Docker-compatible
+// API (there is no Docker daemon here), PKCE sign-in and all.
+func TestLoginDockerContainer(t *testing.T) {
+	t.Parallel()
+	tools, env, c, ctx := setupContainer(t, ImageBusybox, SSHDOptions{})
+	dockerHost := DockerAPI(t)
+	cmd := env.KfwdCommand(ctx, tools, append([]string{"login", "--timeout", "60s", "docker://" + c.Name, "--"}, containerLoginArgs(env, "plain")...)...)
+	cmd.Env = append(cmd.Env, "DOCKER_HOST="+dockerHost)
+	r := Run(cmd)
+	assertLoggedIn(t, env, "docker://"+c.Name, r)
+	if !strings.Contains(r.Stderr, "container "+c.Name+" (docker on this machine)") {
+		t.Errorf("the status lines do not say docker runs the login:\n%s", r)
+	}
+	assertContainerEmpty(t, c, "after the login")
+
+	// Without a daemon the client's own words and what to do.
+	cmd = env.KfwdCommand(ctx, tools, "login", "docker://"+c.Name, "--", "true")
+	cmd.Env = append(cmd.Env, "DOCKER_HOST=unix://"+t.TempDir()+"/none.sock")
+	r = Run(cmd)
+	if r.ExitCode != 255 || !strings.Contains(r.Stderr, "docker cannot reach its daemon or cluster on this machine") || !strings.Contains(r.Stderr, "hint: start the daemon") {
+		t.Errorf("docker without a daemon: %s", r)
+	}
+}

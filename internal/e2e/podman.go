@@ -342,3 +342,45 @@ func stopContainer(t testing.TB, c *Container) {
 		t.Fatalf("podman stop %s: %v\n%s", c.Name, err, out)
 	}
 }
+
+// DockerAPI serves podman's Docker-compatible API on a unix socket of its own (podman system
+// service), so that the real docker client can be tested without a Docker daemon: it returns the
+// DOCKER_HOST value. The containers are podman's. t.Cleanup stops the service.
+func DockerAPI(t testing.TB) string {
+	t.Helper()
+	RequirePodman(t)
+	if _, err := exec.LookPath("docker"); err != nil {
+		t.Fatalf("the docker client is not installed: %v", err)
+	}
+	sock := filepath.Join(t.TempDir(), "docker.sock")
+	cmd := exec.Command("podman", "system", "service", "--time=0", "unix://"+sock)
+	var log syncBuffer
+	cmd.Stdout, cmd.Stderr = &log, &log
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("podman system service: %v", err)
+	}
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }() //nolint:errcheck // reported through the log
+	t.Cleanup(func() {
+		cmd.Process.Kill() //nolint:errcheck // may have exited
+		<-done
+	})
+	host := "unix://" + sock
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c := exec.Command("docker", "version", "--format", "{{.Server.Version}}")
+		c.Env = append(os.Environ(), "DOCKER_HOST="+host)
+		if err := c.Run(); err == nil {
+			return host
+		}
+		select {
+		case <-done:
+			t.Fatalf("podman system service exited: %s", log.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the docker API on %s does not answer: %s", sock, log.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
