@@ -39,7 +39,9 @@ func demoCommand(e *env) *cli.Command {
 // directory, and runs the real login path against it.
 func runDemo(ctx context.Context, e *env, noBrowser bool, timeout time.Duration) error {
 	u := e.ui
-	d, err := demo.Start(demo.Options{LoginTimeout: timeout, Logf: u.logf(2)})
+	// The demo's CLI waits a little longer than kfwd, so that --timeout,
+	// not the CLI giving up first, decides how an unfinished demo ends.
+	d, err := demo.Start(demo.Options{LoginTimeout: timeout + 5*time.Second, Logf: u.logf(2)})
 	if err != nil {
 		return err
 	}
