@@ -341,7 +341,7 @@ func classify(a runtimeAnswer) ContainerProblem {
 	case strings.Contains(o, "permission denied"), strings.Contains(o, "forbidden"):
 		return RuntimePermission
 	case strings.Contains(o, "cannot connect"), strings.Contains(o, "daemon running"),
-		strings.Contains(o, "connection refused"), strings.Contains(o, "unable to connect"):
+		strings.Contains(o, "connection refused"), strings.Contains(o, "was refused"), strings.Contains(o, "unable to connect"):
 		return RuntimeUnreachable
 	case strings.Contains(o, "no such container"), strings.Contains(o, "no such object"),
 		strings.Contains(o, "notfound"), strings.Contains(o, "not found"):
