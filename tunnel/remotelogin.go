@@ -95,11 +95,15 @@ var shimScript = []string{
 // remote command that stops it. This is how kfwd ends a remote login on Ctrl-C
 // or an error: OpenSSH refuses "signal" requests in root sessions ("session
 // signalling requires privilege separation") and hangs up only sessions that
-// have a PTY. id must be [0-9a-zA-Z] only.
+// have a PTY. id must be [0-9a-zA-Z] only. The wrapper also exports
+// KFWD_SESSION=<id> to argv.
 func loginCommand(argv []string, id string) string {
 	var b strings.Builder
 	if id != "" {
 		b.WriteString(`kfwd_f="${TMPDIR:-/tmp}/kfwd-` + id + `.pid"; `)
+		// The agreed marker: every process of the login carries it in its
+		// environment, so that the listener watch (see Watch) finds them.
+		b.WriteString(`KFWD_SESSION=` + id + `; export KFWD_SESSION; `)
 	} else {
 		b.WriteString(`kfwd_f=; `)
 	}

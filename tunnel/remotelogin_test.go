@@ -304,6 +304,15 @@ func TestLoginStop(t *testing.T) {
 	}
 }
 
+// TestLoginCommandExportsSession: the login's environment carries the agreed
+// KFWD_SESSION marker.
+func TestLoginCommandExportsSession(t *testing.T) {
+	out, err := exec.Command("sh", "-c", loginCommand([]string{"sh", "-c", `echo "[$KFWD_SESSION]"`}, "ab12")).CombinedOutput()
+	if err != nil || string(out) != "[ab12]\n" {
+		t.Fatalf("login saw KFWD_SESSION %q (%v), want [ab12]", out, err)
+	}
+}
+
 // TestLoginStopNoLogin: stopping a login that already ended is harmless.
 func TestLoginStopNoLogin(t *testing.T) {
 	cmd := exec.Command("sh", "-c", stopCommand(newLoginID()))
