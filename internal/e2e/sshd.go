@@ -35,6 +35,10 @@ type SSHDOptions struct {
 	// MountCgroups mounts the cgroup hierarchies in sshd's mount namespace, which `ip netns exec`
 	// leaves without them, so that podman run in its sessions works.
 	MountCgroups bool
+	// ProcMount, when set, gives sshd (and so every session) its own /proc,
+	// mounted with these options in sshd's mount namespace: "subset=pid"
+	// hides /proc/net as a hardened host does (systemd's ProcSubset=pid).
+	ProcMount string
 }
 
 // SSHD is a real OpenSSH server running in a test namespace.
@@ -150,12 +154,21 @@ func StartSSHD(t testing.TB, ns *Netns, opts SSHDOptions) *SSHD {
 
 	s.log = &syncBuffer{}
 	s.cmd = ns.Command(context.Background(), SSHDPath, "-D", "-e", "-f", s.ConfigFile)
+	// ip netns exec runs each command in a mount namespace of its own: what
+	// these mount is sshd's alone.
+	var prelude []string
 	if opts.MountCgroups {
 		script, err := cgroupMountScript()
 		if err != nil {
 			t.Fatal(err)
 		}
-		s.cmd = ns.Command(context.Background(), "sh", "-c", script+` && exec "$0" "$@"`, SSHDPath, "-D", "-e", "-f", s.ConfigFile)
+		prelude = append(prelude, script)
+	}
+	if opts.ProcMount != "" {
+		prelude = append(prelude, "mount -t proc -o "+opts.ProcMount+" proc /proc")
+	}
+	if len(prelude) > 0 {
+		s.cmd = ns.Command(context.Background(), "sh", "-c", strings.Join(prelude, " && ")+` && exec "$0" "$@"`, SSHDPath, "-D", "-e", "-f", s.ConfigFile)
 	}
 	s.cmd.Stdout, s.cmd.Stderr = s.log, s.log
 	// Session processes inherit sshd's stderr (-e) and may outlive it; do not wait for them.
