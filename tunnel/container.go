@@ -498,7 +498,7 @@ func shJoin(argv []string) string {
 // StartLogin starts argv in the container under kfwd's login wrapper (see
 // Client.StartLogin); its Stop runs the stop command in the container too.
 func (c *Container) StartLogin(ctx context.Context, argv []string, o SessionOptions) (*Login, error) {
-	return startLogin(ctx, c, argv, o)
+	return startLogin(ctx, c, newLoginID(), argv, o)
 }
 
 // lockedBuffer is a bytes.Buffer for stdout and stderr written at once.

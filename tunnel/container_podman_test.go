@@ -25,7 +25,13 @@ func podmanContainer(t *testing.T, kind string) *e2e.Container {
 	return e2e.RunContainer(t, e2e.ContainerImage(t, tools, kind))
 }
 
-func TestMain(m *testing.M) { os.Exit(e2e.Main(m)) }
+func TestMain(m *testing.M) {
+	if os.Getenv("KFWD_WATCH_HELPER") == "1" {
+		watchHelper() // the test binary as the "login" of the watch tests
+		return
+	}
+	os.Exit(e2e.Main(m))
+}
 
 // httpdInContainer starts BusyBox's httpd on the container's loopback port,
 // serving /etc, and waits until it listens.

@@ -21,11 +21,10 @@ type Login struct {
 // StartLogin starts argv on the remote host wrapped by loginCommand, with o
 // for everything but the command line (o.Command is ignored).
 func (c *Client) StartLogin(ctx context.Context, argv []string, o SessionOptions) (*Login, error) {
-	return startLogin(ctx, c, argv, o)
+	return startLogin(ctx, c, newLoginID(), argv, o)
 }
 
-func startLogin(ctx context.Context, t Target, argv []string, o SessionOptions) (*Login, error) {
-	id := newLoginID()
+func startLogin(ctx context.Context, t Target, id string, argv []string, o SessionOptions) (*Login, error) {
 	o.Command = loginCommand(argv, id)
 	s, err := t.Start(ctx, o)
 	if err != nil {

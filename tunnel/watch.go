@@ -106,12 +106,12 @@ type Watch struct {
 	sess   *Session
 }
 
-// Watch starts the remote listener watch for the login whose wrapper exports
+// StartWatch starts the remote listener watch for the login whose wrapper exports
 // KFWD_SESSION=o.Session. It returns at once: the session is opened in the
 // background, so that a login started right after is not delayed by a round
 // trip (both channel opens travel together). Reports arrives on Reports; a
 // watch that cannot run sends one WatchUnavailable report.
-func (c *Client) Watch(ctx context.Context, o WatchOptions) *Watch {
+func StartWatch(ctx context.Context, t Target, o WatchOptions) *Watch {
 	w := &Watch{reports: make(chan WatchReport, 16), stop: make(chan struct{}), done: make(chan struct{})}
 	logf := o.Logf
 	if logf == nil {
@@ -120,9 +120,25 @@ func (c *Client) Watch(ctx context.Context, o WatchOptions) *Watch {
 	go func() {
 		defer close(w.done)
 		defer close(w.reports)
-		w.run(ctx, c, o, logf)
+		w.run(ctx, t, o, logf)
 	}()
 	return w
+}
+
+// StartWatchedLogin is StartLogin with the listener watch for that login
+// started at the same time on the same connection: both sessions are opened
+// together, so the login starts as early as without the watch. wo.Session is
+// set to the login's id. The caller closes the Watch.
+func StartWatchedLogin(ctx context.Context, t Target, argv []string, o SessionOptions, wo WatchOptions) (*Login, *Watch, error) {
+	id := newLoginID()
+	wo.Session = id
+	w := StartWatch(ctx, t, wo)
+	l, err := startLogin(ctx, t, id, argv, o)
+	if err != nil {
+		w.Close()
+		return nil, nil, err
+	}
+	return l, w, nil
 }
 
 // Reports delivers the watch's reports in order; it is closed when the watch
@@ -159,7 +175,7 @@ func (w *Watch) send(r WatchReport) bool {
 	}
 }
 
-func (w *Watch) run(ctx context.Context, c *Client, o WatchOptions, logf func(string, ...any)) {
+func (w *Watch) run(ctx context.Context, t Target, o WatchOptions, logf func(string, ...any)) {
 	if !validSessionID(o.Session) {
 		w.send(WatchReport{Kind: WatchUnavailable, Reason: "no valid login session id"})
 		return
@@ -178,7 +194,7 @@ func (w *Watch) run(ctx context.Context, c *Client, o WatchOptions, logf func(st
 	// this pipe, or sshd closing the session) tells the script to stop.
 	inR, inW := io.Pipe()
 	defer inW.Close()
-	sess, err := c.Start(ctx, SessionOptions{Command: WatchCommand(o.Session, o.Method, o.Interval), Stdin: inR, Stdout: pw, Logf: logf})
+	sess, err := t.Start(ctx, SessionOptions{Command: WatchCommand(o.Session, o.Method, o.Interval), Stdin: inR, Stdout: pw, Logf: logf})
 	if err != nil {
 		pw.Close()
 		if ctx.Err() == nil {
@@ -252,8 +268,8 @@ func validSessionID(id string) bool {
 // CheckWatch tells whether the listener watch can run on the remote host: it
 // runs the watch script's start-up checks and returns the method it would use,
 // or a *WatchUnavailableError saying why it cannot. kfwd doctor reports it.
-func (c *Client) CheckWatch(ctx context.Context) (method string, err error) {
-	out, err := c.Run(ctx, WatchCommand("check", "check", 0))
+func CheckWatch(ctx context.Context, t Target) (method string, err error) {
+	out, err := t.Run(ctx, WatchCommand("check", "check", 0))
 	if err != nil && len(out) == 0 {
 		return "", &WatchUnavailableError{Reason: fmt.Sprintf("running the check: %v", err)}
 	}
@@ -419,21 +435,20 @@ func WatchCommand(id, method string, interval time.Duration) string {
 		interval = 40 * time.Millisecond
 	}
 	nap := strconv.FormatFloat(interval.Seconds(), 'f', 3, 64)
-	return "exec /bin/sh -c '" + watchScript + "' kfwd-watch " + id + " " + method + " " + nap
+	return "exec /bin/sh -c " + ShellQuote(watchScript) + " kfwd-watch " + ShellQuote(id) + " " + ShellQuote(method) + " " + nap
 }
 
 func init() {
-	// WatchCommand single-quotes the script whole, and csh cannot take a
-	// newline inside quotes.
-	if strings.ContainsAny(watchScript, "'\n") {
-		panic("tunnel: the watch script holds a single quote or a newline")
+	// csh cannot take a newline inside quotes.
+	if strings.Contains(watchScript, "\n") {
+		panic("tunnel: the watch script holds a newline")
 	}
 }
 
 // watchScript is the remote half of Watch, for POSIX sh and the tools BusyBox
-// also has (awk, grep, ls, cat, sleep, od, tr; lsof on macOS and BSD). It
-// holds no single quote: WatchCommand quotes it whole. $1 is the session id,
-// $2 the method, $3 the pause between looks.
+// also has (awk, grep, ls, cat, sleep, od, tr; lsof on macOS and BSD), on one
+// line (for csh login shells). $1 is the session id, $2 the method, $3 the
+// pause between looks.
 //
 // Linux ("proc"): every look reads the LISTEN lines (st 0A) of /proc/net/tcp
 // and tcp6 with one awk, which costs a process per look; only when that list

@@ -129,6 +129,9 @@ func TestWatchCommandQuoting(t *testing.T) {
 	if strings.Count(c, "'") != 2 || strings.Contains(c, "\n") {
 		t.Error("the script is not one single-quoted line")
 	}
+	if c := WatchCommand("x", "", 0); !strings.HasSuffix(c, " kfwd-watch x auto 0.040") {
+		t.Errorf("command ends %q", c[len(c)-30:])
+	}
 	for _, id := range []string{"", "a b", "a;rm", "$(x)", strings.Repeat("a", 65)} {
 		if validSessionID(id) {
 			t.Errorf("session id %q accepted", id)

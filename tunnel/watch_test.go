@@ -15,24 +15,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kfwd/kfwd/callback"
 	"github.com/kfwd/kfwd/internal/minisshd"
 	"github.com/kfwd/kfwd/tunnel"
 )
 
-// TestMain lets the test binary double as the "login" of the watch tests
-// (KFWD_WATCH_HELPER=1): a program that listens and stops listening when
-// told on stdin.
-func TestMain(m *testing.M) {
-	if os.Getenv("KFWD_WATCH_HELPER") == "1" {
-		watchHelper()
-		return
-	}
-	os.Exit(m.Run())
-}
-
-// watchHelper reads "listen ADDR", "close PORT" and "exit" lines and answers
-// "port N" / "closed N".
+// watchHelper is the "login" of the watch tests (the test binary run with
+// KFWD_WATCH_HELPER=1, see TestMain): it reads "listen ADDR", "close PORT"
+// and "exit" lines and answers "port N" / "closed N".
 func watchHelper() {
 	ls := map[int]net.Listener{}
 	sc := bufio.NewScanner(os.Stdin)
@@ -66,7 +55,7 @@ type watchedLogin struct {
 	t     *testing.T
 	id    string
 	watch *tunnel.Watch
-	sess  *tunnel.Session
+	login *tunnel.Login
 	in    io.WriteCloser
 	out   *bufio.Scanner
 }
@@ -82,18 +71,17 @@ func startWatchedLogin(t *testing.T, c *tunnel.Client, method string, prefix ...
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	t.Cleanup(cancel)
-	id := fmt.Sprintf("watch%x", time.Now().UnixNano())
-	w := &watchedLogin{t: t, id: id}
-	w.watch = c.Watch(ctx, tunnel.WatchOptions{Session: id, Method: method, Interval: 20 * time.Millisecond})
-	t.Cleanup(func() { w.watch.Close() })
+	w := &watchedLogin{t: t}
 	inR, inW := io.Pipe()
 	outR, outW := io.Pipe()
 	argv := append(append([]string{}, prefix...), "env", "KFWD_WATCH_HELPER=1", exe)
-	w.sess, err = c.Start(ctx, tunnel.SessionOptions{Command: callback.WrapStoppable(argv, id), Stdin: inR, Stdout: outW, Stderr: os.Stderr})
+	login, watch, err := tunnel.StartWatchedLogin(ctx, c, argv, tunnel.SessionOptions{Stdin: inR, Stdout: outW, Stderr: os.Stderr},
+		tunnel.WatchOptions{Method: method, Interval: 20 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { inW.Close(); w.sess.Close() })
+	w.id, w.watch, w.login = login.ID(), watch, login
+	t.Cleanup(func() { watch.Close(); inW.Close(); login.Close() })
 	w.in, w.out = inW, bufio.NewScanner(outR)
 	return w
 }
@@ -327,7 +315,7 @@ func TestWatchUnavailable(t *testing.T) {
 	if _, ok := <-w.watch.Reports(); ok {
 		t.Error("reports went on after unavailable")
 	}
-	if _, err := c.CheckWatch(context.Background()); err == nil || !strings.Contains(err.Error(), "awk not found") {
+	if _, err := tunnel.CheckWatch(context.Background(), c); err == nil || !strings.Contains(err.Error(), "awk not found") {
 		t.Errorf("CheckWatch = %v, want awk not found", err)
 	}
 	assertNothingLeft(t, w.id)
@@ -335,7 +323,7 @@ func TestWatchUnavailable(t *testing.T) {
 
 func TestCheckWatch(t *testing.T) {
 	c, _ := fwdClient(t, minisshd.Options{})
-	if m, err := c.CheckWatch(context.Background()); err != nil || m != "proc" {
+	if m, err := tunnel.CheckWatch(context.Background(), c); err != nil || m != "proc" {
 		t.Errorf("CheckWatch = %q, %v; want proc", m, err)
 	}
 }

@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kfwd/kfwd/callback"
 	"github.com/kfwd/kfwd/sshconfig"
 	"github.com/kfwd/kfwd/tunnel"
 )
@@ -74,15 +73,14 @@ func TestWatchRealSSHD(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Second)
 	defer cancel()
 	c := dialSrv(t, ctx, env.SSHConfig(t, "srv", ClientConfig{}))
-	id := sessionID()
-	w := c.Watch(ctx, tunnel.WatchOptions{Session: id})
-	defer w.Close()
 	var out syncBuffer
-	sess, err := c.Start(ctx, tunnel.SessionOptions{Command: callback.WrapStoppable(env.TestLoginArgs(tools, "urlencoded"), id), Stdout: &out, Stderr: &out})
+	login, w, err := tunnel.StartWatchedLogin(ctx, c, env.TestLoginArgs(tools, "urlencoded"), tunnel.SessionOptions{Stdout: &out, Stderr: &out}, tunnel.WatchOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer sess.Close()
+	defer w.Close()
+	defer login.Close()
+	id := login.ID()
 	if r, _ := nextReport(t, ctx, w); r.Kind != tunnel.WatchStarted || r.Method != "proc" {
 		t.Fatalf("first report %v, want started (proc)", r)
 	}
@@ -94,9 +92,7 @@ func TestWatchRealSSHD(t *testing.T) {
 	if m := encodedPort.FindStringSubmatch(out.String()); m[1] != strconv.Itoa(r.Port) {
 		t.Errorf("the watch saw port %d, the login's redirect_uri names %s", r.Port, m[1])
 	}
-	if _, err := c.Run(ctx, callback.StopCommand(id)); err != nil {
-		t.Fatal(err)
-	}
+	login.Stop()
 	var last tunnel.WatchReport
 	for {
 		r, ok := nextReport(t, ctx, w)
@@ -119,13 +115,12 @@ func TestWatchConnectionClosed(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Second)
 	defer cancel()
 	c := dialSrv(t, ctx, env.SSHConfig(t, "srv", ClientConfig{}))
-	id := sessionID()
-	w := c.Watch(ctx, tunnel.WatchOptions{Session: id})
-	sess, err := c.Start(ctx, tunnel.SessionOptions{Command: callback.WrapStoppable([]string{"sleep", "30"}, id)})
+	login, w, err := tunnel.StartWatchedLogin(ctx, c, []string{"sleep", "30"}, tunnel.SessionOptions{}, tunnel.WatchOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer sess.Close()
+	defer login.Close()
+	id := login.ID()
 	if r, _ := nextReport(t, ctx, w); r.Kind != tunnel.WatchStarted {
 		t.Fatalf("first report %v, want started", r)
 	}
@@ -145,7 +140,7 @@ func TestWatchProcHidden(t *testing.T) {
 	defer cancel()
 	c := dialSrv(t, ctx, env.SSHConfig(t, "srv", ClientConfig{}))
 	id := sessionID()
-	w := c.Watch(ctx, tunnel.WatchOptions{Session: id})
+	w := tunnel.StartWatch(ctx, c, tunnel.WatchOptions{Session: id})
 	defer w.Close()
 	if r, _ := nextReport(t, ctx, w); r.Kind != tunnel.WatchUnavailable || !strings.Contains(r.Reason, "/proc/net/tcp") {
 		t.Fatalf("report %v, want unavailable because of /proc/net/tcp", r)
@@ -153,7 +148,7 @@ func TestWatchProcHidden(t *testing.T) {
 	if _, ok := nextReport(t, ctx, w); ok {
 		t.Error("the watch went on after unavailable")
 	}
-	_, err := c.CheckWatch(ctx)
+	_, err := tunnel.CheckWatch(ctx, c)
 	var ue *tunnel.WatchUnavailableError
 	if !errors.As(err, &ue) || !strings.Contains(ue.Reason, "/proc/net/tcp") {
 		t.Errorf("CheckWatch = %v, want unavailable because of /proc/net/tcp", err)
