@@ -3,90 +3,28 @@ package tunnel_test
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/kfwd/kfwd/internal/e2e"
 	"github.com/kfwd/kfwd/tunnel"
 )
 
-// kubeAPI is a stand-in Kubernetes API server on loopback, enough for
-// `kubectl get pod`: discovery, and pods that run, wait, are missing or are
-// forbidden.
-func kubeAPI(t *testing.T) string {
-	t.Helper()
-	mux := http.NewServeMux()
-	js := func(w http.ResponseWriter, code int, body string) {
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(code)
-		fmt.Fprint(w, body)
-	}
-	mux.HandleFunc("/api", func(w http.ResponseWriter, r *http.Request) {
-		js(w, 200, `{"kind":"APIVersions","versions":["v1"],"serverAddressByClientCIDRs":[{"clientCIDR":"0.0.0.0/0","serverAddress":"127.0.0.1"}]}`)
-	})
-	mux.HandleFunc("/apis", func(w http.ResponseWriter, r *http.Request) {
-		js(w, 200, `{"kind":"APIGroupList","apiVersion":"v1","groups":[]}`)
-	})
-	mux.HandleFunc("/api/v1", func(w http.ResponseWriter, r *http.Request) {
-		js(w, 200, `{"kind":"APIResourceList","groupVersion":"v1","resources":[{"name":"pods","singularName":"pod","namespaced":true,"kind":"Pod","verbs":["get","list"],"shortNames":["po"]}]}`)
-	})
-	mux.HandleFunc("/api/v1/namespaces/{ns}/pods/{pod}", func(w http.ResponseWriter, r *http.Request) {
-		ns, pod := r.PathValue("ns"), r.PathValue("pod")
-		switch pod {
-		case "web", "pending":
-			phase := "Running"
-			if pod == "pending" {
-				phase = "Pending"
-			}
-			js(w, 200, fmt.Sprintf(`{"kind":"Pod","apiVersion":"v1","metadata":{"name":%q,"namespace":%q},"status":{"phase":%q}}`, pod, ns, phase))
-		case "secret":
-			js(w, 403, fmt.Sprintf(`{"kind":"Status","apiVersion":"v1","status":"Failure","message":"pods \"secret\" is forbidden: User \"dev\" cannot get resource \"pods\" in API group \"\" in the namespace %q","reason":"Forbidden","code":403}`, ns))
-		default:
-			js(w, 404, fmt.Sprintf(`{"kind":"Status","apiVersion":"v1","status":"Failure","message":"pods \"%s\" not found","reason":"NotFound","details":{"name":%q,"kind":"pods"},"code":404}`, pod, pod))
-		}
-	})
-	srv := httptest.NewServer(mux)
-	t.Cleanup(srv.Close)
-	return srv.URL
-}
-
-func kubeconfig(t *testing.T, server string) string {
-	t.Helper()
-	p := filepath.Join(t.TempDir(), "config")
-	cfg := fmt.Sprintf(`apiVersion: v1
-kind: Config
-clusters:
-- name: test
-  cluster: {server: %q}
-contexts:
-- name: test
-  context: {cluster: test, user: dev, namespace: tools}
-- name: other
-  context: {cluster: test, user: dev, namespace: elsewhere}
-current-context: test
-users:
-- name: dev
-  user: {token: not-a-secret}
-`, server)
-	if err := os.WriteFile(p, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
-
-// The real kubectl client checks pods for OpenContainer (no cluster exists
-// on the CI machine, so exec itself is not run: see docs/recipes.md).
+// The real kubectl client checks pods for OpenContainer, against a stand-in
+// API server (no cluster exists on the CI machine; e2e signs in through its
+// pods/exec).
 func TestKubectlContainerCheck(t *testing.T) {
 	if _, err := exec.LookPath("kubectl"); err != nil {
 		t.Fatalf("kubectl is not installed: %v", err)
 	}
-	t.Setenv("KUBECONFIG", kubeconfig(t, kubeAPI(t)))
+	api := e2e.StartKubeAPI(t)
+	api.AddPod("web", "Running")
+	api.AddPod("pending", "Pending")
+	t.Setenv("KUBECONFIG", api.Kubeconfig)
 	ctx := context.Background()
 	open := func(target string) (*tunnel.Container, error) {
 		spec, ok, err := tunnel.ParseContainerTarget(target)
@@ -115,7 +53,7 @@ func TestKubectlContainerCheck(t *testing.T) {
 	}{
 		{"kubectl://nope", tunnel.ContainerNotFound, "kubectl knows no pod nope on this machine: Error from server (NotFound)"},
 		{"kubectl://pending", tunnel.ContainerNotRunning, "pod pending is not running (kubectl on this machine): phase Pending"},
-		{"kubectl://secret", tunnel.RuntimePermission, "permission denied using kubectl on this machine"},
+		{"kubectl://forbidden", tunnel.RuntimePermission, "permission denied using kubectl on this machine"},
 	}
 	for _, c := range cases {
 		_, err := open(c.target)
@@ -131,7 +69,15 @@ func TestKubectlContainerCheck(t *testing.T) {
 	}
 	closed := "http://" + l.Addr().String()
 	l.Close()
-	t.Setenv("KUBECONFIG", kubeconfig(t, closed))
+	cfg, err := os.ReadFile(api.Kubeconfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	unreachable := filepath.Join(t.TempDir(), "config")
+	if err := os.WriteFile(unreachable, []byte(strings.ReplaceAll(string(cfg), api.URL, closed)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("KUBECONFIG", unreachable)
 	_, err = open("kubectl://web")
 	var ce *tunnel.ContainerError
 	if !errors.As(err, &ce) || ce.Problem != tunnel.RuntimeUnreachable {

@@ -8,11 +8,14 @@ package e2e
 import (
 	"context"
 	"net"
+	"os/exec"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/creack/pty"
 )
 
 // containerLoginArgs is testlogin inside the image against the env's issuer.
@@ -53,9 +56,28 @@ func TestLoginLocalContainer(t *testing.T) {
 	for _, style := range []string{"plain", "xdgopen"} {
 		r := Run(env.KfwdCommand(ctx, tools, append([]string{"login", "--timeout", "60s", "podman://" + c.Name, "--"}, containerLoginArgs(env, style)...)...))
 		assertLoggedIn(t, env, "podman://"+c.Name+" "+style, r)
+		t.Logf("%s: %v", style, r.Elapsed)
 		if !strings.Contains(r.Stderr, "container "+c.Name+" (podman on this machine)") || !strings.Contains(r.Stderr, "through nc in the container") {
 			t.Errorf("%s: status lines do not say where the login runs and how the callback gets there:\n%s", style, r)
 		}
+	}
+
+	// From a terminal: kfwd puts it in raw mode and runs podman exec -it on a terminal of its own.
+	term, tty, err := pty.Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer term.Close()
+	defer tty.Close()
+	remote := append([]string{"sh", "-c", `[ -t 0 ] && [ -t 1 ] && echo "in a terminal: $TERM"; exec "$@"`, "sh"}, containerLoginArgs(env, "urlencoded")...)
+	cmd := env.KfwdCommand(ctx, tools, append([]string{"login", "--timeout", "60s", "podman://" + c.Name, "--"}, remote...)...)
+	cmd.Stdin = tty
+	cmd.Env = append(cmd.Env, "TERM=vt220")
+	r := Run(cmd)
+	assertLoggedIn(t, env, "podman://"+c.Name+" from a terminal", r)
+	t.Logf("from a terminal: %v", r.Elapsed)
+	if !strings.Contains(r.Stdout, "in a terminal: vt220") {
+		t.Errorf("the login did not run in a terminal of the local TERM:\n%s", r)
 	}
 	assertContainerEmpty(t, c, "after the logins")
 }
@@ -191,4 +213,27 @@ func TestLoginDockerContainer(t *testing.T) {
 	if r.ExitCode != 255 || !strings.Contains(r.Stderr, "docker cannot reach its daemon or cluster on this machine") || !strings.Contains(r.Stderr, "hint: start the daemon") {
 		t.Errorf("docker without a daemon: %s", r)
 	}
+}
+
+// kubectl:// shares the exec transport: the real kubectl client against a stand-in API server
+// whose pods/exec runs podman exec (there is no cluster here), PKCE sign-in and all.
+func TestLoginKubectlPod(t *testing.T) {
+	t.Parallel()
+	if _, err := exec.LookPath("kubectl"); err != nil {
+		t.Fatalf("the kubectl client is not installed: %v", err)
+	}
+	tools, env, c, ctx := setupContainer(t, ImageBusybox, SSHDOptions{})
+	api := StartKubeAPI(t)
+	api.AddPod(c.Name, "Running")
+	cmd := env.KfwdCommand(ctx, tools, append([]string{"login", "--timeout", "60s", "kubectl://tools/" + c.Name, "--"}, containerLoginArgs(env, "plain")...)...)
+	cmd.Env = append(cmd.Env, "KUBECONFIG="+api.Kubeconfig)
+	r := Run(cmd)
+	assertLoggedIn(t, env, "kubectl://tools/"+c.Name, r)
+	if !strings.Contains(r.Stderr, "container "+c.Name+" (kubectl on this machine)") || !strings.Contains(r.Stderr, "through nc in the container") {
+		t.Errorf("the status lines do not say kubectl runs the login:\n%s", r)
+	}
+	if n := api.Execs(); n < 3 {
+		t.Errorf("%d kubectl exec requests; want the login, the relay probe and a relay at least", n)
+	}
+	assertContainerEmpty(t, c, "after the login")
 }
