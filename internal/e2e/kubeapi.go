@@ -27,10 +27,10 @@ type KubeAPI struct {
 	URL        string
 	Kubeconfig string // a kubeconfig whose current context (namespace "tools") points at URL
 
-	mu     sync.Mutex
-	pods   map[string]string // name -> phase
-	execs  int
-	srv    *httptest.Server
+	mu    sync.Mutex
+	pods  map[string]string // name -> phase
+	execs int
+	srv   *httptest.Server
 }
 
 // StartKubeAPI starts the server; t.Cleanup stops it.
