@@ -81,6 +81,28 @@ func TestHarnessSSHDOptions(t *testing.T) {
 	}
 }
 
+// TestHarnessSessionEnv: every session gets the harness's own environment
+// (PYENV_REHASH_TIMEOUT, see sessionEnv) and a test's SetEnv line still applies:
+// sshd reads only the first SetEnv line, so the two must be merged.
+func TestHarnessSessionEnv(t *testing.T) {
+	t.Parallel()
+	for _, extra := range [][]string{nil, {"SetEnv KFWD_E2E_PROBE=yes"}} {
+		env := Setup(t, SSHDOptions{Extra: extra})
+		tools := BuildTools(t)
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		cfg := env.SSHConfig(t, "srv", ClientConfig{})
+		out, err := openssh(ctx, env, tools, "-F", cfg, "srv", `echo "rehash=$PYENV_REHASH_TIMEOUT probe=$KFWD_E2E_PROBE"`).Output()
+		cancel()
+		want := "rehash=0 probe="
+		if extra != nil {
+			want += "yes"
+		}
+		if err != nil || !strings.Contains(string(out), want) {
+			t.Errorf("SetEnv %q: session saw %q (%v), want %q", extra, out, err, want)
+		}
+	}
+}
+
 func TestHarnessRemoteLoopbackIsSeparate(t *testing.T) {
 	t.Parallel()
 	env := Setup(t, SSHDOptions{})

@@ -148,7 +148,7 @@ func StartSSHD(t testing.TB, ns *Netns, opts SSHDOptions) *SSHD {
 	if opts.RevokedKeys != "" {
 		cfg = append(cfg, "RevokedKeys "+opts.RevokedKeys)
 	}
-	cfg = append(cfg, opts.Extra...)
+	cfg = append(cfg, withSessionEnv(opts.Extra)...)
 	s.ConfigFile = filepath.Join(dir, "sshd_config")
 	writeFile(t, s.ConfigFile, strings.Join(cfg, "\n")+"\n")
 
@@ -340,3 +340,30 @@ func writeFile(t testing.TB, path, content string) {
 
 // syncBuffer is the package's name for testutil.SyncBuffer, used by the other files here.
 type syncBuffer = testutil.SyncBuffer
+
+// sessionEnv is set in every session of a test sshd. The machines' root
+// .bashrc runs `pyenv init`, whose `pyenv rehash` takes a lock file in the
+// shared shims directory and waits up to 60 s for it; a session killed at test
+// teardown mid-rehash leaves that lock behind, and then every later root
+// session of every test stalls a minute. PYENV_REHASH_TIMEOUT=0 makes rehash
+// give up at once instead (it is not needed for anything a test runs).
+const sessionEnv = "PYENV_REHASH_TIMEOUT=0"
+
+// withSessionEnv adds sessionEnv to extra's SetEnv line, or adds one: sshd
+// uses only the first SetEnv line of its configuration, so a test's own
+// SetEnv and this one must share it.
+func withSessionEnv(extra []string) []string {
+	out := make([]string, 0, len(extra)+1)
+	merged := false
+	for _, l := range extra {
+		if f := strings.Fields(l); !merged && len(f) > 0 && strings.EqualFold(f[0], "SetEnv") {
+			l += " " + sessionEnv
+			merged = true
+		}
+		out = append(out, l)
+	}
+	if !merged {
+		out = append(out, "SetEnv "+sessionEnv)
+	}
+	return out
+}
