@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 )
 
 // DialFunc opens the remote end of one forwarded connection.
@@ -69,7 +71,18 @@ type ForwardOptions struct {
 	// OnEvent receives connection events; may be nil. It is called from the
 	// connection goroutines and must not block.
 	OnEvent func(ForwardEvent)
+	// FirstByteWait bounds how long an accepted connection waits for its
+	// client's first bytes before the remote end is dialed anyway. 0 waits as
+	// long as the client stays: lazy dialing, for login callbacks (see
+	// ForwardWith). A plain forward sets a few milliseconds, because with SSH,
+	// SMTP, MySQL or VNC the server speaks first and the client waits for it.
+	FirstByteWait time.Duration
 }
+
+// PlainFirstByteWait is the FirstByteWait of a plain forward (`kfwd forward`):
+// long enough that an HTTP client's request rides on the remote open, short
+// enough that a client waiting for an SSH or SMTP banner does not notice.
+const PlainFirstByteWait = 20 * time.Millisecond
 
 // ForwardStats counts a Forward's connections.
 type ForwardStats struct {
@@ -88,6 +101,7 @@ type Forward struct {
 	dial   DialFunc
 	logf   func(string, ...any)
 	event  func(ForwardEvent)
+	wait   time.Duration
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -147,6 +161,7 @@ func ListenForward(ctx context.Context, o ForwardOptions) (*Forward, error) {
 		dial:  o.Dial,
 		logf:  logf,
 		event: o.OnEvent,
+		wait:  o.FirstByteWait,
 		conns: map[net.Conn]bool{},
 		done:  make(chan struct{}),
 	}
@@ -310,8 +325,17 @@ func (f *Forward) handle(local net.Conn) {
 	defer f.untrack(local)
 	client := local.RemoteAddr().String()
 	buf := make([]byte, 32*1024)
+	if f.wait > 0 {
+		local.SetReadDeadline(time.Now().Add(f.wait))
+	}
 	n, err := local.Read(buf)
-	if n == 0 {
+	if f.wait > 0 {
+		local.SetReadDeadline(time.Time{})
+		if n == 0 && errors.Is(err, os.ErrDeadlineExceeded) {
+			err = nil // the client waits for the server to speak first: dial now
+		}
+	}
+	if n == 0 && err != nil {
 		// A preconnection that never spoke (or Close): never reaches the remote.
 		f.emit(ForwardIdleClosed, client, nil)
 		return
@@ -332,9 +356,11 @@ func (f *Forward) handle(local net.Conn) {
 	f.count(func(s *ForwardStats) { s.Opened++ })
 	f.emit(ForwardOpened, client, nil)
 
-	if _, werr := remote.Write(first); werr != nil {
-		f.emit(ForwardClosed, client, werr)
-		return
+	if len(first) > 0 {
+		if _, werr := remote.Write(first); werr != nil {
+			f.emit(ForwardClosed, client, werr)
+			return
+		}
 	}
 	up := make(chan error, 1)
 	go func() {

@@ -488,3 +488,49 @@ func TestForwardPropagatesHalfClose(t *testing.T) {
 		t.Fatalf("got %q, %v", b, err)
 	}
 }
+
+// With FirstByteWait a connection whose client waits for the server (SMTP,
+// SSH, MySQL, VNC) is dialed after the wait and gets the greeting; without
+// it the same connection never reaches the remote (lazy, for callbacks).
+func TestForwardFirstByteWaitServerSpeaksFirst(t *testing.T) {
+	for _, tc := range []struct {
+		wait     time.Duration
+		greeting bool
+	}{{20 * time.Millisecond, true}, {0, false}} {
+		mn := minisshd.NewMemNet()
+		c, _ := fwdClient(t, minisshd.Options{Dial: mn.Dial})
+		port := fwdFreePort(t)
+		ln, _ := mn.Listen(port)
+		var accepts atomic.Int32
+		go func() {
+			for {
+				conn, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				accepts.Add(1)
+				io.WriteString(conn, "220 smtp.example ESMTP ready\r\n")
+				t.Cleanup(func() { conn.Close() })
+			}
+		}()
+		f, err := c.ForwardWith(context.Background(), tunnel.ForwardOptions{Port: port, FirstByteWait: tc.wait})
+		if err != nil {
+			t.Fatal(err)
+		}
+		conn, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(port))
+		if err != nil {
+			t.Fatal(err)
+		}
+		conn.SetReadDeadline(time.Now().Add(map[bool]time.Duration{true: 10 * time.Second, false: 300 * time.Millisecond}[tc.greeting]))
+		line, err := bufio.NewReader(conn).ReadString('\n')
+		conn.Close()
+		if tc.greeting && line != "220 smtp.example ESMTP ready\r\n" {
+			t.Errorf("FirstByteWait %v: got %q, %v; want the greeting", tc.wait, line, err)
+		}
+		if !tc.greeting && (line != "" || accepts.Load() != 0) {
+			t.Errorf("lazy forward: got %q and %d remote connections for a client that never spoke", line, accepts.Load())
+		}
+		f.Close()
+		ln.Close()
+	}
+}

@@ -117,7 +117,9 @@ func runForward(ctx context.Context, e *env, o forwardOptions) error {
 	defer rc.Close()
 
 	for _, s := range o.specs {
-		fw, err := rc.Forward(ctx, tunnel.ForwardOptions{Port: s.local, Logf: u.logf(2), OnEvent: forwardEventLogger(u)}, s.remote)
+		// Not lazy: with SSH, SMTP, MySQL or VNC the server speaks first.
+		fw, err := rc.Forward(ctx, tunnel.ForwardOptions{Port: s.local, Logf: u.logf(2), OnEvent: forwardEventLogger(u),
+			FirstByteWait: tunnel.PlainFirstByteWait}, s.remote)
 		if err != nil {
 			return err
 		}
