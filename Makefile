@@ -17,8 +17,11 @@ demo:
 
 # test runs everything, the end-to-end tests against a real sshd in a network
 # namespace included (root, iproute2 and openssh-server: .ci/run installs them).
+# The other packages run under the race detector (it needs cgo: gcc); the
+# end-to-end tests run kfwd as its own build, where -race would only slow them.
 test:
-	$(GO) test -count=1 -timeout 15m ./...
+	$(GO) test -count=1 -race -timeout 15m $$($(GO) list ./... | grep -v '/internal/e2e$$')
+	$(GO) test -count=1 -timeout 15m ./internal/e2e/
 
 test-short:
 	$(GO) test -short ./...

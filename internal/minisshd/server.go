@@ -373,6 +373,12 @@ func (s *Server) session(nch ssh.NewChannel) {
 			s.execs = append(s.execs, cmd.Command)
 			s.mu.Unlock()
 			started, ok = true, true
+			// Reply before the command can exit and close the channel, as
+			// sshd does: a client waiting for the reply would see EOF.
+			if r.WantReply {
+				r.Reply(true, nil)
+				r.WantReply = false
+			}
 			go func() {
 				status := s.run(ch, cmd.Command, env, pt, sigs, done, resize)
 				var b [4]byte
@@ -431,8 +437,9 @@ func runShell(ch ssh.Channel, sess *Session, pt *ptyReq, resize chan [2]uint32) 
 		go io.Copy(ptmx, ch)
 		copied := make(chan struct{})
 		go func() { io.Copy(ch, ptmx); close(copied) }()
-		go forwardSignals(cmd, sess, resize, ptmx)
+		stop := watchSignals(cmd, sess, resize, ptmx)
 		err = cmd.Wait()
+		stop() // before the deferred Close: a resize must not use a closed ptmx
 		<-copied
 		return exitStatus(err)
 	}
@@ -446,13 +453,30 @@ func runShell(ch ssh.Channel, sess *Session, pt *ptyReq, resize chan [2]uint32) 
 		return 127
 	}
 	go func() { io.Copy(stdin, ch); stdin.Close() }()
-	go forwardSignals(cmd, sess, resize, nil)
+	stop := watchSignals(cmd, sess, resize, nil)
+	defer stop()
 	return exitStatus(cmd.Wait())
 }
 
-func forwardSignals(cmd *exec.Cmd, sess *Session, resize chan [2]uint32, ptmx *os.File) {
+// watchSignals passes signals and window changes to the running cmd until the
+// returned stop is called (which waits for it to finish) or the client goes.
+func watchSignals(cmd *exec.Cmd, sess *Session, resize chan [2]uint32, ptmx *os.File) (stop func()) {
+	quit, finished := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(finished)
+		forwardSignals(cmd, sess, resize, ptmx, quit)
+	}()
+	return func() {
+		close(quit)
+		<-finished
+	}
+}
+
+func forwardSignals(cmd *exec.Cmd, sess *Session, resize chan [2]uint32, ptmx *os.File, quit chan struct{}) {
 	for {
 		select {
+		case <-quit:
+			return
 		case name := <-sess.Signals:
 			if sig, ok := signals[name]; ok {
 				cmd.Process.Signal(sig)

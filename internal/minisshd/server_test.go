@@ -139,3 +139,41 @@ func TestMemNetListen(t *testing.T) {
 		t.Fatal("dial after close succeeded")
 	}
 }
+
+// A window change that arrives as the command exits must not touch the PTY
+// after it is closed (go test -race found that, issue 9), and an exec reply
+// must come before the exit status and channel close, as with sshd, even for a
+// command that ends at once.
+func TestPTYResizeWhileExiting(t *testing.T) {
+	s := Start(t, Options{})
+	c := dial(t, s)
+	for range 20 {
+		sess, err := c.NewSession()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := sess.RequestPty("xterm", 24, 80, ssh.TerminalModes{}); err != nil {
+			t.Fatal(err)
+		}
+		if err := sess.Start("true"); err != nil {
+			t.Fatalf("exec of a command that exits at once: %v", err)
+		}
+		for i := range 20 {
+			if err := sess.WindowChange(30+i, 100); err != nil {
+				break // the session ended
+			}
+		}
+		if err := sess.Wait(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 20 {
+		sess, err := c.NewSession()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if out, err := sess.Output("exit 0"); err != nil {
+			t.Fatalf("exec without PTY of a command that exits at once: %v (%q)", err, out)
+		}
+	}
+}
