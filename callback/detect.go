@@ -142,8 +142,9 @@ var (
 	deviceRE   = regexp.MustCompile(`(?i)(device|activat|verif|/code\b)`)
 	docsHostRE = regexp.MustCompile(`(?i)^(docs?|help|support|learn|developers?|documentation|kb|wiki|blog|status|aka)\.`)
 	docsPathRE = regexp.MustCompile(`(?i)(^|/)(docs?|help|documentation|learn|kb|faq|wiki|blog|releases?|changelog|issues|discussions|terms|privacy|pricing|legal|license)(/|$|\.)`)
-	docsCtxRE  = regexp.MustCompile(`(?i)(learn more|more info|documentation|\bdocs\b|read more|for details|for help|\bsee\s*:?\s*$|release|changelog|upgrade|update|new version|report|\bissue|feedback|privacy|terms of)`)
+	docsCtxRE  = regexp.MustCompile(`(?i)(learn more|more info|documentation|\bdocs\b|read more|for details|for help|\bsee\s*:?\s*$|release|changelog|upgrade|update|new version|report|\bissue|feedback|privacy|terms of|(?:don't|do not) have an account|create (?:one|an account)|sign ?up\b)`)
 
+	bareEndpointRE = regexp.MustCompile(`(?i)/(?:authorize|authorization|auth|token|oauth2?(?:/v[\d.]+)?)/?$`)
 	codeWordRE     = regexp.MustCompile(`(?i)\bcode\b`)
 	afterCodeRE    = regexp.MustCompile(`(?i)\bcode\s*(?:is\s*)?[:=]?\s*["'“‘(\[]?$`)
 	sourcePromptRE = regexp.MustCompile(`(?i)\b(enter|paste|type)\b.*\b(displayed|shown|provided|from|returned|output)\b.*:\s*$`)
@@ -387,6 +388,12 @@ func (d *detector) remoteURL(s *Scanner, u string, pu *url.URL, before string, f
 	}
 	if fromOpener {
 		d.open(s, u)
+		return
+	}
+	if pu.RawQuery == "" && bareEndpointRE.MatchString(pu.Path) {
+		// An authorization endpoint without its query (az login shows
+		// only the authority): opening it gives an error page; the real
+		// URL went to the opener.
 		return
 	}
 	score := 0
