@@ -17,6 +17,7 @@ const window = 6
 type detector struct {
 	lineNo    int
 	history   []string // last non-empty logical lines, oldest first
+	codeWords []bool   // whether each history line has the word "code"
 	pending   *logical // a line ending in a URL that may continue on the next line
 	completed bool     // the login said it is done: later loopback mentions are not callbacks
 	// fromOpener is set while an opener shim's URL is analysed, so that
@@ -36,7 +37,7 @@ type detector struct {
 }
 
 type logical struct {
-	text    string
+	text    []byte // appended to, so that joining n wrapped lines is linear
 	links   []string
 	lastLen int
 }
@@ -60,7 +61,7 @@ func (d *detector) init() {
 func (d *detector) physLine(s *Scanner, text string, links []string) {
 	if p := d.pending; p != nil {
 		if isContinuation(p.lastLen, text) && len(p.text)+len(text) <= MaxLine {
-			p.text += text
+			p.text = append(p.text, text...)
 			p.links = append(p.links, links...)
 			p.lastLen = len(text)
 			return
@@ -68,7 +69,7 @@ func (d *detector) physLine(s *Scanner, text string, links []string) {
 		d.flushPending(s)
 	}
 	if endsWithURL(text) {
-		d.pending = &logical{text: text, links: links, lastLen: len(text)}
+		d.pending = &logical{text: []byte(text), links: links, lastLen: len(text)}
 		return
 	}
 	d.analyse(s, text, links, false)
@@ -77,7 +78,7 @@ func (d *detector) physLine(s *Scanner, text string, links []string) {
 func (d *detector) flushPending(s *Scanner) {
 	if p := d.pending; p != nil {
 		d.pending = nil
-		d.analyse(s, p.text, p.links, false)
+		d.analyse(s, string(p.text), p.links, false)
 	}
 }
 
@@ -126,17 +127,13 @@ func isTermWidth(n int) bool {
 }
 
 var (
-	urlRE = regexp.MustCompile(`(?i)\bhttps?://[A-Za-z0-9\-._~:/?#\[\]@!$&()*+,;=%]+`)
-
 	completionRE = regexp.MustCompile(`(?i)\b(logged in|signed in|log ?in (?:was )?successful|login complete|sign-?in (?:was )?(?:successful|complete)|successfully (?:logged|signed|authenticated|authorized)|authentication (?:is )?(?:complete|completed|succeeded|successful)|authenticated as|you are now authenticated)\b`)
 	notDoneRE    = regexp.MustCompile(`(?i)\b(not|already|must|need|needs|once|when|after|until|before|if|to|will|remain|stay|keep|been|be)\b`)
 
 	benignRE   = regexp.MustCompile(`(?i)(fail(?:ed|s)? to (?:open|launch|start)[^.,;]*browser|(?:could not|couldn't|cannot|can't|unable to) (?:open|launch|start|find)[^.,;]*(?:browser|url|link)|browser (?:did not|didn't|does not|doesn't|could not|couldn't|failed to|fails to|won't|will not) (?:open|launch|start|be)|if the browser fails|error (?:opening|launching) (?:the |a )?browser)`)
 	negativeRE = regexp.MustCompile(`(?i)(refused|\bdial\b|connect:|\bconnection\b|\bproxy\b|_proxy|database|postgres|mysql|redis|mongo|\bdsn\b|timed? ?out|timeout|unreachable|denied|no route|\beof\b|\bretry|could not|couldn't|cannot|can't|unable|\berror\b|\berr\b|\bfail(?:ed|ure|s)?\b|exception|panic|traceback|in use|already|\bbusy\b|health|\bexport\b)`)
 
-	visitRE    = regexp.MustCompile(`(?i)\b(visit|open|opening|navigate|go to|browse|browser|click|log ?in at|sign ?in at|link|url)\b`)
 	promptRE   = regexp.MustCompile(`(?i)\b(enter|paste|input|type)\b[^:]*:\s*$`)
-	assignRE   = regexp.MustCompile(`=["']?$`)
 	cbPathRE   = regexp.MustCompile(`(?i)(callback|/cb\b|redirect|/code\b|/token\b)`)
 	signinRE   = regexp.MustCompile(`(?i)(log-?in|sign-?in|sign_in|auth|sso|device|activat|consent|session|token|verif)`)
 	deviceRE   = regexp.MustCompile(`(?i)(device|activat|verif|/code\b)`)
@@ -178,7 +175,7 @@ func isCompletion(text string) bool {
 // listener waiting for the browser: errors, proxies, databases, health
 // checks. Browser-launch failures ("failed to open browser") do not count.
 func negative(line string) bool {
-	return negativeRE.MatchString(benignRE.ReplaceAllString(line, " "))
+	return negativeTerms.in(stripBenign(strings.ToLower(line)))
 }
 
 func (d *detector) prev() string {
@@ -220,7 +217,7 @@ func (d *detector) analyse(s *Scanner, text string, links []string, partial bool
 	lc := &lineCtx{text: ctx, logged: logged, errLevel: errLevel}
 	var spans [][]int
 	if strings.Contains(text, "://") {
-		spans = urlRE.FindAllStringIndex(text, maxURLs)
+		spans = findURLs(text, maxURLs)
 	}
 	for _, sp := range spans {
 		u := trimURL(text[sp[0]:sp[1]])
@@ -241,8 +238,10 @@ func (d *detector) analyse(s *Scanner, text string, links []string, partial bool
 				text = text[:4096]
 			}
 			d.history = append(d.history, text)
+			d.codeWords = append(d.codeWords, hasCodeWord(text))
 			if len(d.history) > 3 {
 				d.history = d.history[1:]
+				d.codeWords = d.codeWords[1:]
 			}
 		}
 		d.expire(s)
@@ -284,21 +283,21 @@ func (d *detector) textURL(s *Scanner, u, before string, line *lineCtx) {
 	if err != nil || pu.Host == "" {
 		return
 	}
-	if assignRE.MatchString(before) {
+	if isAssignment(before) {
 		// HTTP_PROXY=http://..., --remote-bootstrap="https://...": a
 		// setting or an argument, not something to visit.
 		return
 	}
 	if host := pu.Hostname(); isLoopback(host) && !redirectsElsewhere(u, pu) {
 		port := portOf(pu)
-		if port == 0 || isRedirectResponse(pu) || promptRE.MatchString(before) ||
-			line.negative() || line.logLine() || line.service() && !authPath(pu) ||
+		if port == 0 || isRedirectResponse(pu) || isPrompt(before) ||
+			line.negative() || line.logLine() || !authPath(pu) && line.service() ||
 			servicePathRE.MatchString(pu.Path) && !line.auth() {
 			return
 		}
 		open := ""
-		if !cbPathRE.MatchString(pu.Path) && (visitRE.MatchString(before) ||
-			strings.TrimSpace(before) == "" && visitRE.MatchString(d.prev())) {
+		if !cbPathRE.MatchString(pu.Path) && (asksToVisit(before) ||
+			strings.TrimSpace(before) == "" && asksToVisit(d.prev())) {
 			open = u
 		}
 		d.callback(s, port, host, open)
@@ -335,8 +334,8 @@ func startsSignIn(text string) bool {
 	if !strings.Contains(text, "://") {
 		return false
 	}
-	for _, u := range urlRE.FindAllString(text, maxURLs) {
-		t, _, ok := redirectTarget(trimURL(u))
+	for _, sp := range findURLs(text, maxURLs) {
+		t, _, ok := redirectTarget(trimURL(text[sp[0]:sp[1]]))
 		if !ok {
 			continue
 		}
@@ -401,7 +400,7 @@ func (d *detector) remoteURL(s *Scanner, u string, pu *url.URL, before string, f
 	if signinRE.MatchString(target) {
 		score += 2
 	}
-	if visitRE.MatchString(before) || strings.TrimSpace(before) == "" && visitRE.MatchString(d.prev()) {
+	if asksToVisit(before) || strings.TrimSpace(before) == "" && asksToVisit(d.prev()) {
 		score += 2
 	}
 	if (pu.Path == "" || pu.Path == "/") && pu.RawQuery == "" && pu.Fragment == "" {
@@ -492,15 +491,23 @@ func writeCollapsed(b *strings.Builder, s string, space *bool) {
 // lineCtx computes facts about a whole line once, however many URLs it has.
 type lineCtx struct {
 	text             string
-	logged, errLevel bool // the line had a log prefix; its level is an error
+	lower            string // text lower-cased, when computed
+	logged, errLevel bool   // the line had a log prefix; its level is an error
 
 	neg, doc, au, fail, svc           bool
 	negOK, docOK, auOK, failOK, svcOK bool
 }
 
+func (l *lineCtx) lowered() string {
+	if l.lower == "" && l.text != "" {
+		l.lower = strings.ToLower(l.text)
+	}
+	return l.lower
+}
+
 func (l *lineCtx) negative() bool {
 	if !l.negOK {
-		l.neg, l.negOK = l.errLevel || negative(l.text), true
+		l.neg, l.negOK = l.errLevel || negativeTerms.in(stripBenign(l.lowered())), true
 	}
 	return l.neg
 }
@@ -508,12 +515,12 @@ func (l *lineCtx) negative() bool {
 // logLine reports a log message without sign-in wording: its loopback
 // addresses are the program's own business.
 func (l *lineCtx) logLine() bool {
-	return l.logged && !l.auth() && !visitRE.MatchString(l.text)
+	return l.logged && !l.auth() && !visitTerms.in(l.lowered())
 }
 
 func (l *lineCtx) auth() bool {
 	if !l.auOK {
-		l.au, l.auOK = authRE.MatchString(l.text), true
+		l.au, l.auOK = authTerms.in(l.lowered()), true
 	}
 	return l.au
 }
@@ -521,7 +528,7 @@ func (l *lineCtx) auth() bool {
 // failure reports an error message, whose URLs are not pages to visit.
 func (l *lineCtx) failure() bool {
 	if !l.failOK {
-		l.fail, l.failOK = l.errLevel || isFailure(l.text), true
+		l.fail, l.failOK = l.errLevel || failureTerms.in(stripBenign(l.lowered())), true
 	}
 	return l.fail
 }
@@ -530,7 +537,7 @@ func (l *lineCtx) failure() bool {
 // database, a proxy) and has no sign-in wording.
 func (l *lineCtx) service() bool {
 	if !l.svcOK {
-		l.svc, l.svcOK = !l.auth() && (serviceRE.MatchString(l.text) || requestLogRE.MatchString(l.text)), true
+		l.svc, l.svcOK = !l.auth() && (serviceTerms.in(l.lowered()) || isRequestLog(l.text)), true
 	}
 	return l.svc
 }
@@ -611,7 +618,7 @@ func (d *detector) findCode(s *Scanner, masked string) {
 	code := ""
 	ctx := hasCodeWord(masked)
 	for i := len(d.history) - 1; i >= 0 && i >= len(d.history)-2 && !ctx; i-- {
-		ctx = hasCodeWord(d.history[i])
+		ctx = d.codeWords[i]
 	}
 	if !ctx {
 		return

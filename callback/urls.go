@@ -135,6 +135,10 @@ func pctDecode(s string) string {
 // another URL's query (login?next=/authorize%3Fredirect_uri%3D...).
 // A loopback target wins over any other.
 func redirectTarget(u string) (target string, strong, ok bool) {
+	q := strings.IndexAny(u, "?#;&")
+	if q < 0 || !redirectHints.in(strings.ToLower(u[q:])) {
+		return "", false, false
+	}
 	s := u
 	for level := 0; level < 4; level++ {
 		for _, m := range redirectParamRE.FindAllStringSubmatch(s, 8) {
@@ -205,6 +209,9 @@ var userCodeRE = regexp.MustCompile(`(?i)[?&#/;]user_?code=([\p{L}\p{N}_\-]{4,32
 // userCodeOf returns the user code of a verification_uri_complete, also
 // when it sits in the fragment (#/device?user_code=...).
 func userCodeOf(u string) string {
+	if !strings.Contains(strings.ToLower(u), "code") {
+		return ""
+	}
 	if m := userCodeRE.FindStringSubmatch(u); m != nil {
 		return m[1]
 	}
@@ -212,4 +219,43 @@ func userCodeOf(u string) string {
 		return m[1]
 	}
 	return ""
+}
+
+// findURLs returns the spans of http(s) URLs in text, at most max: the
+// scheme at a word start, "://", then a run of URL characters. It is what
+// the regexp (?i)\bhttps?://[URL chars]+ matches, without the backtracking
+// matcher's cost per position.
+func findURLs(text string, max int) [][]int {
+	var spans [][]int
+	from := 0
+	for len(spans) < max {
+		i := strings.Index(text[from:], "://")
+		if i < 0 {
+			break
+		}
+		i += from
+		start := -1
+		switch {
+		case i >= 5 && strings.EqualFold(text[i-5:i], "https"):
+			start = i - 5
+		case i >= 4 && strings.EqualFold(text[i-4:i], "http"):
+			start = i - 4
+		}
+		end := i + 3
+		for end < len(text) && isURLByte(text[end]) {
+			end++
+		}
+		if start >= 0 && (start == 0 || !isWordByte(text[start-1])) && end > i+3 {
+			spans = append(spans, []int{start, end})
+		}
+		from = max2(end, i+3)
+	}
+	return spans
+}
+
+func max2(a, b int) int {
+	if a > b {
+		return a
+	}
+	return b
 }

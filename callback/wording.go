@@ -25,7 +25,6 @@ var (
 		`|(?:time|ts|level|lvl|logger|caller|source|pid|t)=(?:"[^"]*"|\S+)` +
 		`)(?:\s+|$)`)
 	levelNames = `INFO|INF|NOTICE|NOTE|DEBUG|DBG|TRACE|TRC|WARN|WARNING|WRN|ERROR|ERR|FATAL|FTL|CRIT|CRITICAL|EMERG|ALERT|VERBOSE|VRB`
-	errLevelRE = regexp.MustCompile(`(?i)^\[?(?:ERROR|ERR|FATAL|FTL|CRIT|CRITICAL|EMERG|ALERT)\]?:?$|^(?:level|lvl)=(?:"?(?:error|err|fatal|crit|critical)"?)$|^[EF]\d{4} `)
 	msgRE      = regexp.MustCompile(`^(?:msg|message)=(?:"((?:[^"\\]|\\.)*)"|(\S+))`)
 )
 
@@ -33,7 +32,7 @@ var (
 // prefix, and whether the prefix gave an error level.
 func stripLogPrefix(line string) (msg string, logged, errLevel bool) {
 	rest := strings.TrimLeft(line, " ")
-	if rest == "" || !(rest[0] >= '0' && rest[0] <= '9' || rest[0] >= 'A' && rest[0] <= 'Z' || rest[0] == '[' || rest[0] >= 'a' && rest[0] <= 'z') {
+	if !mayStartLog(rest) {
 		return line, false, false
 	}
 	for i := 0; i < 8; i++ {
@@ -42,7 +41,7 @@ func stripLogPrefix(line string) (msg string, logged, errLevel bool) {
 			break
 		}
 		tok := strings.TrimSpace(rest[:loc[1]])
-		if errLevelRE.MatchString(tok) {
+		if isErrLevel(tok) {
 			errLevel = true
 		}
 		logged = true
@@ -62,9 +61,6 @@ func stripLogPrefix(line string) (msg string, logged, errLevel bool) {
 }
 
 var (
-	// authRE is sign-in wording: with it, a log line or a line naming a
-	// service may still announce a callback.
-	authRE = regexp.MustCompile(`(?i)(callback|redirect|oauth|\bauth|log ?in|sign ?in|browser|authori[sz]|\btoken|\bsso\b|consent|credential)`)
 
 	// serviceRE names local services a CLI or its logs mention without
 	// asking the user for anything: metrics, health checks, admin and
@@ -73,17 +69,7 @@ var (
 	servicePathRE = regexp.MustCompile(`(?i)^/(?:metrics|health|healthz|livez|readyz|ready|status|debug|admin|api|v\d+|graphql|swagger|_|stats|ping|version)(?:[/?.]|$)`)
 	// requestLogRE is an access-log line: a method, a URL, a status.
 	requestLogRE = regexp.MustCompile(`(?:^|\s|")(?:GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS)\s+\S|\b[1-5]\d\d\s+(?:OK|Created|Accepted|No Content|Moved|Found|Not Modified|Bad Request|Unauthorized|Forbidden|Not Found|Internal Server Error|Bad Gateway|Service Unavailable)\b`)
-
-	// failureRE is an error message: a URL in it is where a request
-	// failed, not a page to visit.
-	failureRE = regexp.MustCompile(`(?i)(\berror\b|\berr\b|\bfail(?:ed|ure|s|ing)?\b|exception|panic|traceback|refused|\bdenied\b|timed? ?out|timeout|unreachable|could not|couldn't|cannot|can't|unable to|enotfound|econnrefused|econnreset|etimedout|getaddrinfo|no such host|tls handshake|certificate|x509|status code [45]\d\d|\b[45]\d\d\b (?:bad|unauthorized|forbidden|not found|internal|service))`)
 )
-
-// isFailure reports an error message; failing to open a browser
-// ("could not open a browser, visit ...") does not count.
-func isFailure(ctx string) bool {
-	return failureRE.MatchString(benignRE.ReplaceAllString(ctx, " "))
-}
 
 // pickCode finds a device user code in a line (URLs blanked): a token of
 // letters of any alphabet, digits, '-' and '_' that looks like a code: upper
@@ -112,7 +98,7 @@ func pickCode(masked string) string {
 			loose := tok == alone || afterCodeRE.MatchString(masked[:i])
 			// "Enter your verification code: 8f2e61c4" echoes what the
 			// user typed: only a code in the usual upper-case shape counts.
-			if loose && promptRE.MatchString(masked[:i]) && strings.ContainsFunc(tok, unicode.IsLower) {
+			if loose && isPrompt(masked[:i]) && strings.ContainsFunc(tok, unicode.IsLower) {
 				loose = false
 			}
 			if isDeviceCode(tok, loose) {
@@ -194,4 +180,43 @@ func isDeviceCode(tok string, loose bool) bool {
 
 func isDateLike(tok string) bool {
 	return len(tok) == 10 && tok[4] == '-' && tok[7] == '-'
+}
+
+// mayStartLog is a cheap test of the first word before logTokenRE runs:
+// every log prefix starts with a word that has a digit, a bracket, an "=",
+// ends in ":" or is an upper-case level name.
+func mayStartLog(s string) bool {
+	end := strings.IndexByte(s, ' ')
+	if end < 0 {
+		end = len(s)
+	}
+	w := s[:end]
+	if w == "" {
+		return false
+	}
+	if strings.ContainsAny(w, "0123456789[=") || strings.HasSuffix(w, ":") {
+		return true
+	}
+	for i := 0; i < len(w); i++ {
+		if w[i] < 'A' || w[i] > 'Z' {
+			return false
+		}
+	}
+	return true
+}
+
+// isErrLevel reports a log prefix token that gives an error level: ERROR,
+// [ERR], FATAL:, level=error, glog's E0101.
+func isErrLevel(tok string) bool {
+	t := strings.ToLower(strings.Trim(tok, "[]:\""))
+	if v, ok := strings.CutPrefix(t, "level="); ok {
+		t = strings.Trim(v, "\"")
+	} else if v, ok := strings.CutPrefix(t, "lvl="); ok {
+		t = strings.Trim(v, "\"")
+	}
+	switch t {
+	case "error", "err", "fatal", "ftl", "crit", "critical", "emerg", "alert":
+		return true
+	}
+	return len(tok) == 5 && (tok[0] == 'E' || tok[0] == 'F') && strings.Trim(tok[1:], "0123456789") == ""
 }
