@@ -130,8 +130,7 @@ var (
 	completionRE = regexp.MustCompile(`(?i)\b(logged in|signed in|log ?in (?:was )?successful|login complete|sign-?in (?:was )?(?:successful|complete)|successfully (?:logged|signed|authenticated|authorized)|authentication (?:is )?(?:complete|completed|succeeded|successful)|authenticated as|you are now authenticated)\b`)
 	notDoneRE    = regexp.MustCompile(`(?i)\b(not|already|must|need|needs|once|when|after|until|before|if|to|will|remain|stay|keep|been|be)\b`)
 
-	benignRE   = regexp.MustCompile(`(?i)(fail(?:ed|s)? to (?:open|launch|start)[^.,;]*browser|(?:could not|couldn't|cannot|can't|unable to) (?:open|launch|start|find)[^.,;]*(?:browser|url|link)|browser (?:did not|didn't|does not|doesn't|could not|couldn't|failed to|fails to|won't|will not) (?:open|launch|start|be)|if the browser fails|error (?:opening|launching) (?:the |a )?browser)`)
-	negativeRE = regexp.MustCompile(`(?i)(refused|\bdial\b|connect:|\bconnection\b|\bproxy\b|_proxy|database|postgres|mysql|redis|mongo|\bdsn\b|timed? ?out|timeout|unreachable|denied|no route|\beof\b|\bretry|could not|couldn't|cannot|can't|unable|\berror\b|\berr\b|\bfail(?:ed|ure|s)?\b|exception|panic|traceback|in use|already|\bbusy\b|health|\bexport\b)`)
+	benignRE = regexp.MustCompile(`(?i)(fail(?:ed|s)? to (?:open|launch|start)[^.,;]*browser|(?:could not|couldn't|cannot|can't|unable to) (?:open|launch|start|find)[^.,;]*(?:browser|url|link)|browser (?:did not|didn't|does not|doesn't|could not|couldn't|failed to|fails to|won't|will not) (?:open|launch|start|be)|if the browser fails|error (?:opening|launching) (?:the |a )?browser)`)
 
 	promptRE   = regexp.MustCompile(`(?i)\b(enter|paste|input|type)\b[^:]*:\s*$`)
 	cbPathRE   = regexp.MustCompile(`(?i)(callback|/cb\b|redirect|/code\b|/token\b)`)
@@ -169,13 +168,6 @@ func isCompletion(text string) bool {
 		before = before[len(before)-40:]
 	}
 	return !notDoneRE.MatchString(before)
-}
-
-// negative reports wording around a loopback address that means it is not a
-// listener waiting for the browser: errors, proxies, databases, health
-// checks. Browser-launch failures ("failed to open browser") do not count.
-func negative(line string) bool {
-	return negativeTerms.in(stripBenign(strings.ToLower(line)))
 }
 
 func (d *detector) prev() string {

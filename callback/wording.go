@@ -61,11 +61,6 @@ func stripLogPrefix(line string) (msg string, logged, errLevel bool) {
 }
 
 var (
-
-	// serviceRE names local services a CLI or its logs mention without
-	// asking the user for anything: metrics, health checks, admin and
-	// debug endpoints, dashboards, proxies, databases, dev servers.
-	serviceRE     = regexp.MustCompile(`(?i)(metric|health|readiness|liveness|\badmin\b|dashboard|prometheus|grafana|jaeger|zipkin|kibana|pgadmin|phpmyadmin|upstream|\bproxy|grpc|pprof|debug|webhook|endpoint|\bui\b|inspector|devtools|hot.?reload|dev server|preview|storybook|database|\bdb\b|postgres|mysql|maria|redis|mongo|sqlite|\bsql|kafka|rabbit|elastic|opensearch|minio|memcache|etcd|consul|nats\b|\bapi\b|swagger|graphql|docs? server|static files|serving files|file server|tunnel|forwarding|exporter|collector|telemetry|tracing|profil)`)
 	servicePathRE = regexp.MustCompile(`(?i)^/(?:metrics|health|healthz|livez|readyz|ready|status|debug|admin|api|v\d+|graphql|swagger|_|stats|ping|version)(?:[/?.]|$)`)
 	// requestLogRE is an access-log line: a method, a URL, a status.
 	requestLogRE = regexp.MustCompile(`(?:^|\s|")(?:GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS)\s+\S|\b[1-5]\d\d\s+(?:OK|Created|Accepted|No Content|Moved|Found|Not Modified|Bad Request|Unauthorized|Forbidden|Not Found|Internal Server Error|Bad Gateway|Service Unavailable)\b`)
