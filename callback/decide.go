@@ -354,6 +354,11 @@ func (d *Decider) event(ev Event, now time.Time, out []Action) []Action {
 	case TypeCallback:
 		return d.named(ev.Port, ev.Host, ev.URL, by, now, out)
 	case TypeOpen:
+		if pu, err := url.Parse(ev.URL); err == nil && isLoopback(pu.Hostname()) {
+			// A loopback page is a callback listener's: it needs its
+			// port forwarded first, and the same rules for its URL.
+			return d.named(portOf(pu), pu.Hostname(), ev.URL, by, now, out)
+		}
 		return d.hostedOpen(ev.URL, by, now, out)
 	case TypeDevice:
 		return d.device(ev, now, out)
@@ -539,6 +544,9 @@ func (d *Decider) open(u, by string, port int, out []Action) []Action {
 	}
 	if IsPastedResponse(u) {
 		return d.ignore(out, "pasted", "", "a URL carrying an authorization code for a non-loopback redirect is never opened")
+	}
+	if by != ByOpener && rankURL(u, port, by) == rankRejected {
+		return d.ignore(out, "bare:"+u, u, "a bare callback URL is not opened unless the login opens it itself")
 	}
 	if d.opens >= MaxOpens {
 		d.opened[u] = true

@@ -272,7 +272,8 @@ func trimURL(u string) string {
 // front of it on its line.
 func (d *detector) textURL(s *Scanner, u, before string, line *lineCtx) {
 	pu, err := url.Parse(u)
-	if err != nil || pu.Host == "" {
+	if err != nil || pu.Host == "" || IsPastedResponse(u) {
+		// A pasted authorization response is never opened nor reported.
 		return
 	}
 	if isAssignment(before) {
@@ -307,7 +308,7 @@ func (d *detector) opener(s *Scanner, u string) {
 	d.fromOpener = true
 	defer func() { d.fromOpener = false }()
 	pu, err := url.Parse(u)
-	if err != nil || pu.Host == "" || !hasHTTPScheme(u) {
+	if err != nil || pu.Host == "" || !hasHTTPScheme(u) || IsPastedResponse(u) {
 		return
 	}
 	if host := pu.Hostname(); isLoopback(host) && !redirectsElsewhere(u, pu) {
