@@ -34,7 +34,9 @@ func TestRealSSHDProhibitedAndRelay(t *testing.T) {
 	pub, _ := os.ReadFile(filepath.Join(dir, "user.pub"))
 	os.WriteFile(filepath.Join(dir, "authorized_keys"), pub, 0o600)
 	port := relayClosedPort(t)
-	cfg := fmt.Sprintf("Port %d\nListenAddress 127.0.0.1\nHostKey %s/host\nAuthorizedKeysFile %s/authorized_keys\nPidFile none\nStrictModes no\nUsePAM no\nPermitRootLogin yes\nAllowTcpForwarding no\n", port, dir, dir)
+	cfg := fmt.Sprintf("Port %d\nListenAddress 127.0.0.1\nHostKey %s/host\nAuthorizedKeysFile %s/authorized_keys\nPidFile none\nStrictModes no\nUsePAM no\nPermitRootLogin yes\nAllowTcpForwarding no\n"+
+		// As internal/e2e's sshd: a pyenv lock left by a killed root session must not stall this one.
+		"SetEnv PYENV_REHASH_TIMEOUT=0\n", port, dir, dir)
 	os.WriteFile(filepath.Join(dir, "sshd_config"), []byte(cfg), 0o600)
 	os.MkdirAll("/run/sshd", 0o755)
 	cmd := exec.Command("/usr/sbin/sshd", "-D", "-e", "-f", filepath.Join(dir, "sshd_config"))
