@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/kfwd/kfwd/callback"
 	"github.com/urfave/cli/v3"
@@ -21,17 +22,24 @@ func scanCommand(e *env) *cli.Command {
 }
 
 // scan feeds stdin through the scanner in the chunks it arrives in, as the login
-// path does, and prints each event.
+// path does, and prints what the Decider concludes from it: the same decisions
+// kfwd login makes without a listener watch.
 func scan(e *env) error {
 	u := e.ui
 	s := callback.NewScanner()
-	emit := func(evs []callback.Event) {
-		for _, ev := range evs {
+	d := callback.NewDecider(callback.DecideOptions{})
+	show := func(acts []callback.Action) {
+		for _, a := range acts {
 			if u.json {
-				u.eventJSON(ev)
+				u.eventJSON(a)
 				continue
 			}
-			u.result(describeEvent(ev))
+			u.result(describeAction(a))
+		}
+	}
+	decide := func(evs []callback.Event) {
+		for _, ev := range evs {
+			show(d.Add(callback.FromEvent(ev), time.Now()))
 		}
 	}
 	buf := make([]byte, 32*1024)
@@ -39,7 +47,7 @@ func scan(e *env) error {
 		n, err := e.stdin.Read(buf)
 		if n > 0 {
 			_, evs := s.Feed(buf[:n])
-			emit(evs)
+			decide(evs)
 		}
 		if err == io.EOF {
 			break
@@ -49,22 +57,30 @@ func scan(e *env) error {
 		}
 	}
 	_, evs := s.Close()
-	emit(evs)
+	decide(evs)
+	show(d.Close())
+	if !d.Found() {
+		u.line(u.err, "kfwd: scan: found no callback port, device code or sign-in URL to act on")
+	}
 	return nil
 }
 
-// describeEvent is the one-line human form of a scanner event.
-func describeEvent(ev callback.Event) string {
-	switch ev.Type {
-	case callback.TypeCallback:
-		s := fmt.Sprintf("callback port %d on %s", ev.Port, ev.Host)
-		if ev.URL != "" {
-			s += ", open " + ev.URL
+// describeAction is the one-line human form of a decision.
+func describeAction(a callback.Action) string {
+	switch a.Type {
+	case callback.ActCallback:
+		return fmt.Sprintf("forward port %d (%s), from the %s", a.Port, a.Host, a.By)
+	case callback.ActOpen:
+		return fmt.Sprintf("open %s, from the %s", a.URL, a.By)
+	case callback.ActDevice:
+		if a.URL == "" {
+			return "device code " + a.Code
 		}
-		return s
-	case callback.TypeDevice:
-		return fmt.Sprintf("device code %s at %s", ev.Code, ev.URL)
+		return fmt.Sprintf("device code %s at %s", a.Code, a.URL)
 	default:
-		return string(ev.Type) + " " + ev.URL
+		if a.URL != "" {
+			return fmt.Sprintf("ignored %s: %s", a.URL, a.Reason)
+		}
+		return "ignored: " + a.Reason
 	}
 }

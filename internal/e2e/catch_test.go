@@ -255,11 +255,11 @@ func TestCatchScanJSON(t *testing.T) {
 		if !find(evs, "callback", func(ev map[string]any) bool { return ev["port"] == float64(43123) && ev["host"] == "127.0.0.1" }) {
 			t.Errorf("no callback event for 127.0.0.1:43123: %v", evs)
 		}
-		if !find(evs, "callback", func(ev map[string]any) bool {
+		if !find(evs, "open", func(ev map[string]any) bool {
 			u, _ := ev["url"].(string)
-			return strings.HasPrefix(u, "https://auth.example.test/oauth2/authorize?")
+			return strings.HasPrefix(u, "https://auth.example.test/oauth2/authorize?") && ev["port"] == float64(43123)
 		}) {
-			t.Errorf("no callback event carries the authorize URL to open: %v", evs)
+			t.Errorf("no open decision for the authorize URL of port 43123: %v", evs)
 		}
 	})
 	t.Run("urlencoded port only, split by a spinner", func(t *testing.T) {
