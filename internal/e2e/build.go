@@ -17,6 +17,7 @@ type Tools struct {
 	Kfwd        string // "" from BuildTools
 	TestLogin   string
 	TestBrowser string
+	Bulk        string // the throughput benchmark's far end (internal/testprog/bulk)
 }
 
 var (
@@ -49,8 +50,8 @@ func BuildTools(t testing.TB) *Tools {
 			toolsErr = err
 			return
 		}
-		toolsErr = goBuild(dir, "./internal/testprog/testlogin", "./internal/testprog/testbrowser")
-		tools = Tools{Dir: dir, TestLogin: filepath.Join(dir, "testlogin"), TestBrowser: filepath.Join(dir, "testbrowser")}
+		toolsErr = goBuild(dir, "./internal/testprog/testlogin", "./internal/testprog/testbrowser", "./internal/testprog/bulk")
+		tools = Tools{Dir: dir, TestLogin: filepath.Join(dir, "testlogin"), TestBrowser: filepath.Join(dir, "testbrowser"), Bulk: filepath.Join(dir, "bulk")}
 	})
 	if toolsErr != nil {
 		t.Fatalf("building test programs: %v", toolsErr)
