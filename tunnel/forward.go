@@ -324,7 +324,7 @@ func (f *Forward) serve(ln net.Listener) {
 func (f *Forward) handle(local net.Conn) {
 	defer f.untrack(local)
 	client := local.RemoteAddr().String()
-	buf := make([]byte, 32*1024)
+	buf := make([]byte, copyBufferSize)
 	if f.wait > 0 {
 		local.SetReadDeadline(time.Now().Add(f.wait))
 	}
@@ -375,7 +375,9 @@ func (f *Forward) handle(local net.Conn) {
 		}
 		up <- e
 	}()
-	_, derr = io.Copy(local, remote)
+	// Not local.ReadFrom, which would copy through 32 KiB: a larger buffer
+	// takes the several packets the SSH channel has queued in one write.
+	_, derr = io.CopyBuffer(writerOnly{local}, remote, make([]byte, copyBufferSize))
 	if derr == nil {
 		closeWrite(local)
 	} else {
@@ -384,6 +386,13 @@ func (f *Forward) handle(local net.Conn) {
 	uerr := <-up
 	f.emit(ForwardClosed, client, ignoreClosed(errors.Join(derr, uerr)))
 }
+
+// copyBufferSize is each direction's copy buffer: 256 KiB moves a bulk transfer
+// in an eighth of the system calls 32 KiB takes (BenchmarkForward).
+const copyBufferSize = 256 << 10
+
+// writerOnly hides a connection's ReadFrom, so that io.CopyBuffer uses its buffer.
+type writerOnly struct{ io.Writer }
 
 // closeWrite half-closes c when it can, else closes it.
 func closeWrite(c net.Conn) error {

@@ -24,8 +24,44 @@ type buffer struct {
 
 // An element represents a single link in a linked list.
 type element struct {
-	buf  []byte
-	next *element
+	buf    []byte
+	next   *element
+	packet []byte // kfwd patch: the packet buf came from, returned to the pool once read
+}
+
+// kfwd patch: packets of up to packetBufferSize bytes are read into buffers
+// from a pool, and a channel's data packet goes back to it once Read has
+// consumed it. Without it every data packet was a fresh allocation (1 GiB of
+// garbage per GiB carried), and the collector's work and the heap it leaves
+// behind were most of a bulk transfer's CPU and memory besides the crypto.
+const packetBufferSize = channelMaxPacket + 64
+
+var packetPool = sync.Pool{New: func() any { b := make([]byte, packetBufferSize); return &b }}
+
+func getPacketBuffer(n int) []byte {
+	if n > packetBufferSize {
+		return make([]byte, n)
+	}
+	return (*packetPool.Get().(*[]byte))[:n]
+}
+
+func putPacketBuffer(b []byte) {
+	if cap(b) != packetBufferSize {
+		return
+	}
+	b = b[:cap(b)]
+	packetPool.Put(&b)
+}
+
+// writePacket is write for data that is a part of packet, which nothing else
+// refers to: Read returns packet to the pool once it has consumed the data.
+func (b *buffer) writePacket(buf, packet []byte) {
+	b.Cond.L.Lock()
+	e := &element{buf: buf, packet: packet}
+	b.tail.next = e
+	b.tail = e
+	b.Cond.Signal()
+	b.Cond.L.Unlock()
 }
 
 // newBuffer returns an empty buffer that is not closed.
@@ -75,6 +111,10 @@ func (b *buffer) Read(buf []byte) (n int, err error) {
 		}
 		// if there is a next buffer, make it the head
 		if len(b.head.buf) == 0 && b.head != b.tail {
+			if b.head.packet != nil {
+				putPacketBuffer(b.head.packet)
+				b.head.packet = nil
+			}
 			b.head = b.head.next
 			continue
 		}

@@ -173,7 +173,7 @@ func (s *connectionState) readPacket(r *bufio.Reader, strictMode bool) ([]byte, 
 
 	// The packet may point to an internal buffer, so copy the
 	// packet out here.
-	fresh := make([]byte, len(packet))
+	fresh := getPacketBuffer(len(packet))
 	copy(fresh, packet)
 
 	return fresh, err
@@ -213,7 +213,9 @@ func (s *connectionState) writePacket(w *bufio.Writer, rand io.Reader, packet []
 
 func newTransport(rwc io.ReadWriteCloser, rand io.Reader, isClient bool) *transport {
 	t := &transport{
-		bufReader: bufio.NewReader(rwc),
+		// kfwd patch: 4 KiB (bufio's default) took two or three read system
+		// calls per 32 KiB data packet; 128 KiB takes one per several.
+		bufReader: bufio.NewReaderSize(rwc, 128<<10),
 		bufWriter: bufio.NewWriter(rwc),
 		rand:      rand,
 		reader: connectionState{
