@@ -53,7 +53,7 @@ func BenchmarkForward(b *testing.B) {
 	type result struct{ down, up float64 } // MB/s
 	results := map[string]*result{}
 	rss := map[string]int64{}
-	carried := map[string]int64{} // bytes through each client, for CPU per GiB
+	carried := map[string]int64{}     // bytes through each client, for CPU per GiB
 	cpu := map[string]time.Duration{} // user+system time of the client process
 	for _, dir := range []string{"download", "upload"} {
 		for _, c := range clients {
