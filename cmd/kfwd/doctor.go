@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"strconv"
 	"strings"
@@ -86,9 +87,10 @@ func (d *doctor) report(c check) {
 	if !c.OK {
 		mark = d.u.paint("31", "✗")
 	}
-	d.u.result(fmt.Sprintf("%s %-10s %s", mark, c.Name, c.Detail))
+	// Details carry remote text: the server's banner, the CLI's --version.
+	d.u.result(fmt.Sprintf("%s %-10s %s", mark, c.Name, termSafe(c.Detail)))
 	if c.Hint != "" {
-		d.u.result("  " + d.u.paint("33", "hint:") + " " + c.Hint)
+		d.u.result("  " + d.u.paint("33", "hint:") + " " + termSafe(c.Hint))
 	}
 }
 
@@ -238,13 +240,35 @@ func reachCheck(ctx context.Context, h *sshconfig.Host) check {
 	}
 	defer conn.Close()
 	conn.SetReadDeadline(time.Now().Add(min(timeout, 5*time.Second)))
-	banner, _ := bufio.NewReaderSize(conn, 256).ReadString('\n')
-	banner = strings.TrimSpace(banner)
-	if !strings.HasPrefix(banner, "SSH-") {
+	banner, ok := readBanner(conn)
+	if !ok {
 		return check{Name: "reach", Detail: fmt.Sprintf("%s accepts connections but sent no SSH banner", addr),
 			Hint: "is this port an SSH server? check Port in the ssh configuration"}
 	}
 	return check{Name: "reach", OK: true, Detail: fmt.Sprintf("%s answers (%s)", addr, banner)}
+}
+
+// maxBannerBytes bounds what reachCheck reads from the server before its
+// identification line; RFC 4253 §4.2 bounds each line to 255 bytes.
+const maxBannerBytes = 8 << 10
+
+// readBanner returns the server's "SSH-..." identification line, skipping the
+// lines a server may send before it, without reading a line longer than 255
+// bytes or more than maxBannerBytes in all.
+func readBanner(r io.Reader) (string, bool) {
+	br := bufio.NewReaderSize(io.LimitReader(r, maxBannerBytes), 256)
+	for {
+		line, err := br.ReadSlice('\n')
+		if errors.Is(err, bufio.ErrBufferFull) {
+			return "", false
+		}
+		if l := strings.TrimRight(string(line), "\r\n"); strings.HasPrefix(l, "SSH-") {
+			return l, true
+		}
+		if err != nil {
+			return "", false
+		}
+	}
 }
 
 // connect dials as kfwd login does and reports the host key and

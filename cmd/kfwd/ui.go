@@ -89,7 +89,7 @@ func (u *ui) statusf(format string, args ...any) {
 	if u.quiet || u.json {
 		return
 	}
-	u.line(u.err, u.paint("2", "kfwd: "+fmt.Sprintf(format, args...)))
+	u.line(u.err, u.paint("2", "kfwd: "+termSafe(fmt.Sprintf(format, args...))))
 }
 
 // noticef prints a line the user must see (a device code, a URL to open) even
@@ -98,7 +98,7 @@ func (u *ui) noticef(format string, args ...any) {
 	if u.json {
 		return
 	}
-	u.line(u.err, u.paint("1", "kfwd: "+fmt.Sprintf(format, args...)))
+	u.line(u.err, u.paint("1", "kfwd: "+termSafe(fmt.Sprintf(format, args...))))
 }
 
 // debugf prints a verbose line when -v was given at least level times.
@@ -106,7 +106,7 @@ func (u *ui) debugf(level int, format string, args ...any) {
 	if u.verbose < level {
 		return
 	}
-	u.line(u.err, "kfwd: debug"+fmt.Sprint(level)+": "+fmt.Sprintf(format, args...))
+	u.line(u.err, "kfwd: debug"+fmt.Sprint(level)+": "+termSafe(fmt.Sprintf(format, args...)))
 }
 
 // logf adapts debugf for packages that take a Logf.
@@ -144,9 +144,9 @@ func (u *ui) fail(msg string, hints []string) {
 	if u.json {
 		u.event("error", map[string]any{"message": msg, "hint": strings.Join(hints, "\n")})
 	}
-	u.line(u.err, u.paint("31", "kfwd: error: ")+msg)
+	u.line(u.err, u.paint("31", "kfwd: error: ")+termSafe(msg))
 	for _, h := range hints {
-		u.line(u.err, u.paint("33", "kfwd: hint: ")+h)
+		u.line(u.err, u.paint("33", "kfwd: hint: ")+termSafe(h))
 	}
 }
 
@@ -161,6 +161,7 @@ func (u *ui) spin(what string) (stop func()) {
 	finished := make(chan struct{})
 	go func() {
 		defer close(finished)
+		what := termSafe(what)
 		frames := []string{"⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"}
 		t := time.NewTicker(100 * time.Millisecond)
 		defer t.Stop()
