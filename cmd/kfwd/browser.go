@@ -11,13 +11,20 @@ import (
 )
 
 // openBrowser opens url with the $BROWSER command when it is set (a list separated
-// by ':' as in xdg-utils; "%s" in a command stands for the URL), else with the
-// platform's opener. It does not wait for the browser.
+// by ':' as in xdg-utils; "%s" in a command stands for the URL; the next one is
+// tried when one cannot start or fails), else with the platform's opener. It
+// returns when the opener ends: nil when it exited 0, else why it failed (not
+// found, not startable, a non-zero exit). That can take as long as the browser
+// runs (xdg-open may wait for a browser it started), so callers run it in the
+// background.
 func openBrowser(e *env, url string) error {
 	spec := e.getenv("BROWSER")
 	if spec == "" {
 		browser.Stdout, browser.Stderr = io.Discard, io.Discard
-		return browser.OpenURL(url)
+		if err := browser.OpenURL(url); err != nil {
+			return fmt.Errorf("running the system's browser opener: %w", err)
+		}
+		return nil
 	}
 	sep := ":"
 	if runtime.GOOS == "windows" {
@@ -38,13 +45,14 @@ func openBrowser(e *env, url string) error {
 		if !substituted {
 			args = append(args, url)
 		}
-		cmd := exec.Command(fields[0], args...)
-		if err := cmd.Start(); err != nil {
-			errs = append(errs, err.Error())
+		if err := exec.Command(fields[0], args...).Run(); err != nil {
+			errs = append(errs, fmt.Sprintf("%s: %v", fields[0], err))
 			continue
 		}
-		go cmd.Wait()
 		return nil
+	}
+	if len(errs) == 0 {
+		errs = append(errs, "no command in it")
 	}
 	return fmt.Errorf("running $BROWSER: %s", strings.Join(errs, "; "))
 }

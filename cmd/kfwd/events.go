@@ -80,10 +80,14 @@ func (h *loginEvents) openURL(url, what string) {
 		h.u.noticef("open this URL in your browser: %s", url)
 		return
 	}
-	if err := h.open(url); err != nil {
-		h.u.noticef("could not open a browser (%v); open this URL: %s", err, url)
-		return
-	}
-	h.u.statusf("browser opened for the %s", what)
+	h.u.statusf("opening the %s in your browser", what)
 	h.u.event("browser", map[string]any{"url": url})
+	// The opener may run as long as the browser does: never wait for it here,
+	// where the next event (a second callback port) must be handled.
+	go func() {
+		if err := h.open(url); err != nil {
+			h.u.noticef("could not open a browser (%v); open this URL yourself: %s", err, url)
+			h.u.event("browser-failed", map[string]any{"url": url, "error": err.Error()})
+		}
+	}()
 }
