@@ -19,14 +19,14 @@ type dialer struct {
 
 // dial opens one connection, silently (kfwd forward's reconnects).
 func (d dialer) dial(ctx context.Context) (*tunnel.Client, error) {
-	return d.dialWith(ctx, d.promptOrTerminal())
+	return d.dialWith(ctx, d.promptOrTerminal(ctx))
 }
 
-func (d dialer) promptOrTerminal() tunnel.Prompter {
+func (d dialer) promptOrTerminal(ctx context.Context) tunnel.Prompter {
 	if d.prompt != nil {
 		return d.prompt
 	}
-	return terminalPrompter(d.e)
+	return terminalPrompter(ctx, d.e)
 }
 
 func (d dialer) dialWith(ctx context.Context, p tunnel.Prompter) (*tunnel.Client, error) {
@@ -40,7 +40,7 @@ func (d dialer) connect(ctx context.Context) (*tunnel.Client, error) {
 	u, h := d.e.ui, d.host
 	u.statusf("connecting to %s (%s port %d)", h.Alias, h.HostName, h.Port)
 	u.event("connecting", map[string]any{"host": h.Alias, "hostname": h.HostName, "port": h.Port})
-	prompt := d.promptOrTerminal()
+	prompt := d.promptOrTerminal(ctx)
 	stopSpin := func() {}
 	if u.verbose == 0 {
 		stopSpin = u.spin("connecting to " + h.Alias)

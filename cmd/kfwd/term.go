@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -12,29 +13,63 @@ import (
 )
 
 // ttyPrompter asks questions on the controlling terminal, as ssh does, so that
-// prompts work even when stdin and stdout are redirected.
-type ttyPrompter struct{ tty *os.File }
+// prompts work even when stdin and stdout are redirected. A question ends at
+// once when ctx does (Ctrl-C, --timeout): the read is left behind (kfwd is
+// about to exit) and the terminal's echo and line mode are restored.
+type ttyPrompter struct {
+	ctx context.Context
+	tty *os.File
+}
 
 func (p ttyPrompter) Secret(prompt string) ([]byte, error) {
 	fmt.Fprint(p.tty, prompt)
-	b, err := term.ReadPassword(int(p.tty.Fd()))
-	fmt.Fprintln(p.tty)
-	return b, err
+	// The terminal does not echo the Enter that ends a passphrase.
+	return p.read(true, func() ([]byte, error) { return term.ReadPassword(int(p.tty.Fd())) })
 }
 
 func (p ttyPrompter) Ask(prompt string) (string, error) {
 	fmt.Fprint(p.tty, prompt)
-	line, err := bufio.NewReader(p.tty).ReadString('\n')
-	return strings.TrimSpace(line), err
+	line, err := p.read(false, func() ([]byte, error) {
+		return bufio.NewReader(p.tty).ReadBytes('\n')
+	})
+	return strings.TrimSpace(string(line)), err
+}
+
+// read runs one blocking read of the terminal until it returns or ctx ends.
+func (p ttyPrompter) read(newline bool, f func() ([]byte, error)) ([]byte, error) {
+	state, _ := term.GetState(int(p.tty.Fd()))
+	type result struct {
+		b   []byte
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		b, err := f()
+		done <- result{b, err}
+	}()
+	select {
+	case r := <-done:
+		if newline {
+			fmt.Fprintln(p.tty)
+		}
+		return r.b, r.err
+	case <-p.ctx.Done():
+		if state != nil {
+			term.Restore(int(p.tty.Fd()), state)
+		}
+		fmt.Fprintln(p.tty)
+		return nil, context.Cause(p.ctx)
+	}
 }
 
 // terminalPrompter returns the prompter kfwd uses to ask for passphrases and
 // host-key confirmations: the terminal when there is one, else SSH_ASKPASS as
-// OpenSSH's SSH_ASKPASS_REQUIRE says; nil when nobody can be asked.
-func terminalPrompter(e *env) tunnel.Prompter {
+// OpenSSH's SSH_ASKPASS_REQUIRE says; nil when nobody can be asked. Questions
+// on the terminal end when ctx does.
+func terminalPrompter(ctx context.Context, e *env) tunnel.Prompter {
 	var p tunnel.Prompter
 	if tty, err := os.OpenFile("/dev/tty", os.O_RDWR, 0); err == nil && term.IsTerminal(int(tty.Fd())) {
-		p = ttyPrompter{tty}
+		p = ttyPrompter{ctx: ctx, tty: tty}
 	}
 	return tunnel.ChoosePrompter(p, e.getenv)
 }
