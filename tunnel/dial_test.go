@@ -192,7 +192,9 @@ func dialT(t testing.TB, o DialOptions) (*Client, error) {
 			}
 		})
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	// Only a guard against a hang: under -race on a loaded machine, three
+	// bcrypt-derived passphrase attempts alone take tens of seconds.
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	c, err := Dial(ctx, o)
 	if err == nil {
