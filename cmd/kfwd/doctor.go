@@ -137,8 +137,15 @@ func (d *doctor) run(ctx context.Context, cmd *cli.Command, arg, cliName string)
 		}
 	}
 
+	// Ctrl-C ends a host-key question or passphrase prompt (and doctor) at once.
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	defer notifyInterrupt(cancel)()
 	client, ok := d.connect(ctx, h, opts)
 	if !ok {
+		if err := context.Cause(ctx); errors.Is(err, errInterrupted) {
+			return err
+		}
 		return d.finish(h.Alias)
 	}
 	defer client.Close()

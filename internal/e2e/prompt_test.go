@@ -118,9 +118,13 @@ func TestPromptsEndOnInterruptAndTimeout(t *testing.T) {
 		{"host key timeout", unknownCfg, "Are you sure you want to continue connecting", "3s", 124},
 		{"passphrase ctrl-c", passCfg, "Enter passphrase for key", "60s", 130},
 		{"passphrase timeout", passCfg, "Enter passphrase for key", "3s", 124},
+		{"doctor host key ctrl-c", unknownCfg, "Are you sure you want to continue connecting", "", 130},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cmd := env.KfwdCommand(ctx, tools, "login", "-F", tc.cfg, "-o", "BatchMode=no", "--timeout", tc.timeout, "srv", "--", "true")
+			if tc.timeout == "" {
+				cmd = env.KfwdCommand(ctx, tools, "doctor", "-F", tc.cfg, "-o", "BatchMode=no", "srv")
+			}
 			p := startPTY(t, cmd)
 			p.waitFor(t, tc.question)
 			if tc.want == 130 {
