@@ -252,3 +252,50 @@ func sshdClient(t *testing.T, s *e2e.SSHD) *tunnel.Client {
 	t.Cleanup(func() { c.Close() })
 	return c
 }
+
+// The listener watch (a second exec session reading the container's own
+// /proc) sees the login's callback listener inside the container, locally and
+// behind SSH, and the login's stop ends it there.
+func TestPodmanContainerWatch(t *testing.T) {
+	t.Parallel()
+	c := podmanContainer(t, e2e.ImageBusybox)
+	env := e2e.Setup(t, e2e.SSHDOptions{MountCgroups: true})
+	client := sshdClient(t, env.SSHD)
+	for _, host := range []*tunnel.Client{nil, client} {
+		ctr, err := tunnel.OpenContainer(context.Background(), tunnel.ContainerSpec{Runtime: tunnel.Podman, Name: c.Name}, tunnel.ContainerOptions{Host: host})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		var out testutil.SyncBuffer
+		login, w, err := tunnel.StartWatchedLogin(ctx, ctr, []string{"httpd", "-f", "-p", "127.0.0.1:5601", "-h", "/etc"}, tunnel.SessionOptions{Stdout: &out, Stderr: &out}, tunnel.WatchOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var seen []string
+		found := false
+		for r := range w.Reports() {
+			seen = append(seen, r.String())
+			if r.Kind == tunnel.ListenAppeared && r.Port == 5601 {
+				found = true
+				break
+			}
+			if r.Kind == tunnel.WatchUnavailable || r.Kind == tunnel.WatchEnded {
+				break
+			}
+		}
+		if !found {
+			t.Errorf("ssh=%v: the watch did not see httpd listen on 5601 in the container: %q (output %q)", host != nil, seen, out.String())
+		}
+		login.Stop()
+		w.Close()
+		cancel()
+		deadline := time.Now().Add(5 * time.Second)
+		for len(c.Processes(t)) > 0 && time.Now().Before(deadline) {
+			time.Sleep(50 * time.Millisecond)
+		}
+		if procs := c.Processes(t); len(procs) > 0 {
+			t.Errorf("ssh=%v: left in the container after Stop: %q", host != nil, procs)
+		}
+	}
+}

@@ -294,14 +294,16 @@ func (c *Container) Exec(t testing.TB, args ...string) string {
 	return string(out)
 }
 
-// Processes lists the container's processes other than its main process (pid 1) and the ps that
-// lists them, as "PID ARGS" lines.
+// Processes lists the container's live processes other than its main process (pid 1) and the ps
+// that lists them, as "PID STAT ARGS" lines. Zombies are left out: the test containers' pid 1 is
+// sleep, which reaps nothing, so an exec'd process that exits after its parent stays a zombie
+// (not running, holding nothing but a pid).
 func (c *Container) Processes(t testing.TB) []string {
 	t.Helper()
 	var procs []string
-	for _, l := range strings.Split(c.Exec(t, "ps", "-o", "pid,args"), "\n") {
+	for _, l := range strings.Split(c.Exec(t, "ps", "-o", "pid,stat,args"), "\n") {
 		f := strings.Fields(l)
-		if len(f) < 2 || f[0] == "PID" || f[0] == "1" || (f[1] == "ps" && strings.Contains(l, "pid,args")) {
+		if len(f) < 3 || f[0] == "PID" || f[0] == "1" || strings.HasPrefix(f[1], "Z") || (f[2] == "ps" && strings.Contains(l, "pid,stat,args")) {
 			continue
 		}
 		procs = append(procs, strings.TrimSpace(l))
