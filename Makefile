@@ -31,9 +31,13 @@ lint:
 	$(GO) vet ./...
 	$(GO) run $(STATICCHECK) ./...
 
-# bench runs the Go benchmarks, the login benchmark against OpenSSH's manual flow included.
+# bench runs the Go benchmarks; internal/e2e's run side by side with OpenSSH and print
+# ratios: BenchmarkLogin (a whole login at 50 ms RTT against the manual flow and `ssh host
+# true`, kfwd's peak RSS), BenchmarkForward (1 GiB each way against `ssh -L`, CPU per GiB,
+# peak RSS), BenchmarkDetectToBrowser (URL in the output -> listener up and browser started,
+# median and p95). Figures and how to read them: docs/design.md, "Benchmarks".
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem -count 1 -timeout 20m ./...
+	$(GO) test -run '^$$' -bench . -benchmem -count 1 -timeout 30m ./...
 
 dist:
 	@for t in $(DIST_TARGETS); do \

@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -59,21 +60,42 @@ func benchmarkLogin(b *testing.B, opts SSHDOptions) {
 		}
 		manual = b.Elapsed() / time.Duration(b.N)
 	})
+	var sshTrue time.Duration // `ssh host true`: OpenSSH connecting and doing nothing
+	b.Run("ssh-true", func(b *testing.B) {
+		tools := BuildTools(b)
+		for b.Loop() {
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			cmd := exec.CommandContext(ctx, "ssh", "-F", cfg, "srv", "true")
+			cmd.Env = env.KfwdEnv(tools)
+			out, err := cmd.CombinedOutput()
+			cancel()
+			if err != nil {
+				b.Fatalf("ssh srv true: %v\n%s", err, out)
+			}
+		}
+		sshTrue = b.Elapsed() / time.Duration(b.N)
+	})
+	var rss int64 // kfwd's peak RSS over the logins, KiB
 	b.Run("kfwd", func(b *testing.B) {
 		tools := BuildKfwd(b)
 		for b.Loop() {
 			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-			r := Run(env.KfwdCommand(ctx, tools, loginArgs(cfg, "srv", []string{"-q"}, env.TestLoginArgs(tools, "urlencoded")...)...))
+			cmd := env.KfwdCommand(ctx, tools, loginArgs(cfg, "srv", []string{"-q"}, env.TestLoginArgs(tools, "urlencoded")...)...)
+			r := Run(cmd)
 			cancel()
 			if r.ExitCode != 0 || !strings.Contains(r.Stdout, "Logged in as") {
 				b.Fatalf("kfwd login: %s", r)
 			}
+			if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+				rss = max(rss, ru.Maxrss)
+			}
 		}
 		kfwd = b.Elapsed() / time.Duration(b.N)
 	})
-	if manual > 0 && kfwd > 0 {
-		fmt.Printf("%s: kfwd %v, openssh-manual %v per login: ratio %.2f\n", b.Name(),
-			kfwd.Round(time.Millisecond), manual.Round(time.Millisecond), float64(kfwd)/float64(manual))
+	if manual > 0 && kfwd > 0 && sshTrue > 0 {
+		fmt.Printf("%s: kfwd %v, openssh-manual %v, ssh-true %v per login: kfwd/manual %.2f, kfwd/ssh-true %.2f; kfwd peak RSS %.1f MB\n", b.Name(),
+			kfwd.Round(time.Millisecond), manual.Round(time.Millisecond), sshTrue.Round(time.Millisecond),
+			float64(kfwd)/float64(manual), float64(kfwd)/float64(sshTrue), float64(rss)/1024)
 	}
 }
 

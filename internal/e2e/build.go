@@ -18,6 +18,7 @@ type Tools struct {
 	TestLogin   string
 	TestBrowser string
 	Bulk        string // the throughput benchmark's far end (internal/testprog/bulk)
+	Stamp       string // the latency benchmark's $BROWSER (internal/testprog/stamp)
 }
 
 var (
@@ -50,8 +51,8 @@ func BuildTools(t testing.TB) *Tools {
 			toolsErr = err
 			return
 		}
-		toolsErr = goBuild(dir, "./internal/testprog/testlogin", "./internal/testprog/testbrowser", "./internal/testprog/bulk")
-		tools = Tools{Dir: dir, TestLogin: filepath.Join(dir, "testlogin"), TestBrowser: filepath.Join(dir, "testbrowser"), Bulk: filepath.Join(dir, "bulk")}
+		toolsErr = goBuild(dir, "./internal/testprog/testlogin", "./internal/testprog/testbrowser", "./internal/testprog/bulk", "./internal/testprog/stamp")
+		tools = Tools{Dir: dir, TestLogin: filepath.Join(dir, "testlogin"), TestBrowser: filepath.Join(dir, "testbrowser"), Bulk: filepath.Join(dir, "bulk"), Stamp: filepath.Join(dir, "stamp")}
 	})
 	if toolsErr != nil {
 		t.Fatalf("building test programs: %v", toolsErr)
