@@ -13,7 +13,7 @@ func configCommand(e *env) *cli.Command {
 		ArgsUsage: "[user@]HOST",
 		Flags:     sshFlags(),
 		Action: func(ctx context.Context, cmd *cli.Command) error {
-			arg, err := destinationArg(ctx, cmd)
+			arg, err := e.destination(cmd)
 			if err != nil {
 				return err
 			}

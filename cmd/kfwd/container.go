@@ -23,20 +23,20 @@ func containerFlags() []cli.Flag {
 func containerTarget(cmd *cli.Command, arg string) (spec *tunnel.ContainerSpec, local bool, err error) {
 	s, ok, err := tunnel.ParseContainerTarget(arg)
 	if err != nil {
-		return nil, false, usageError{err}
+		return nil, false, usageError{err: err}
 	}
 	name, rt := cmd.String("container"), cmd.String("runtime")
 	switch {
 	case ok && (name != "" || rt != ""):
-		return nil, false, usageError{fmt.Errorf("%s names a local container; --container and --runtime are for a container on an SSH host", arg)}
+		return nil, false, usageError{err: fmt.Errorf("%s names a local container; --container and --runtime are for a container on an SSH host", arg)}
 	case ok:
 		return &s, true, nil
 	case name == "" && rt != "":
-		return nil, false, usageError{fmt.Errorf("--runtime needs --container")}
+		return nil, false, usageError{err: fmt.Errorf("--runtime needs --container")}
 	case name == "":
 		return nil, false, nil
 	case rt != "" && rt != string(tunnel.Docker) && rt != string(tunnel.Podman):
-		return nil, false, usageError{fmt.Errorf("--runtime %q: want docker or podman", rt)}
+		return nil, false, usageError{err: fmt.Errorf("--runtime %q: want docker or podman", rt)}
 	}
 	return &tunnel.ContainerSpec{Runtime: tunnel.Runtime(rt), Name: name}, false, nil
 }

@@ -28,7 +28,7 @@ func demoCommand(e *env) *cli.Command {
 		},
 		Action: func(ctx context.Context, cmd *cli.Command) error {
 			if cmd.Args().Len() > 0 {
-				return usageError{fmt.Errorf("demo: unexpected argument %q", cmd.Args().First())}
+				return usageError{err: fmt.Errorf("demo: unexpected argument %q", cmd.Args().First())}
 			}
 			return runDemo(ctx, e, cmd.Bool("no-browser"), cmd.Duration("timeout"))
 		},

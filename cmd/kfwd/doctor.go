@@ -33,12 +33,12 @@ func doctorCommand(e *env) *cli.Command {
 		),
 		ShellComplete: completeTargets,
 		Action: func(ctx context.Context, cmd *cli.Command) error {
-			arg, err := destinationArg(ctx, cmd)
+			arg, err := e.destination(cmd)
 			if err != nil {
 				return err
 			}
 			if cmd.Args().Len() > 1 {
-				return usageError{fmt.Errorf("doctor: unexpected argument %q", cmd.Args().Get(1))}
+				return usageError{err: fmt.Errorf("doctor: unexpected argument %q", cmd.Args().Get(1))}
 			}
 			d := &doctor{e: e, u: e.ui}
 			return d.run(ctx, cmd, arg, cmd.String("cli"))
@@ -95,7 +95,6 @@ func (d *doctor) report(c check) {
 }
 
 func (d *doctor) finish(host string) error {
-	d.u.event("exit", map[string]any{"status": d.status})
 	if d.failed == 0 {
 		d.u.statusf("doctor: 'kfwd login %s' should work", host)
 		return nil
@@ -179,7 +178,7 @@ func (d *doctor) container(ctx context.Context, spec tunnel.ContainerSpec, host 
 	ctr, err := tunnel.OpenContainer(ctx, spec, tunnel.ContainerOptions{Host: host, Logf: d.u.logf(1)})
 	if err != nil {
 		d.connectionFailed()
-		d.report(check{Name: "container", Detail: err.Error(), Hint: strings.Join(explain(err).hints, "; ")})
+		d.report(check{Name: "container", Detail: err.Error(), Hint: strings.Join(explain(err, d.e.what).hints, "; ")})
 		return nil, false
 	}
 	where := "on this machine"
@@ -196,7 +195,7 @@ func (d *doctor) targetChecks(ctx context.Context, ctr *tunnel.Container, where,
 	rctx, cancel := context.WithTimeout(ctx, doctorStepTimeout)
 	defer cancel()
 	if r, err := ctr.Route(rctx); err != nil {
-		d.report(check{Name: "relay", Detail: err.Error(), Hint: strings.Join(explain(err).hints, "; ")})
+		d.report(check{Name: "relay", Detail: err.Error(), Hint: strings.Join(explain(err, d.e.what).hints, "; ")})
 	} else {
 		d.report(check{Name: "relay", OK: true, Detail: fmt.Sprintf("kfwd will relay through %s in the container", r.Kind())})
 	}
@@ -306,7 +305,7 @@ func (d *doctor) connect(ctx context.Context, h *sshconfig.Host, opts sshconfig.
 	}
 
 	d.connectionFailed()
-	hint := strings.Join(explain(err).hints, "; ")
+	hint := strings.Join(explain(err, d.e.what).hints, "; ")
 	var hk *tunnel.HostKeyError
 	var ae *tunnel.AuthError
 	var pe *tunnel.ProxyCommandError
@@ -353,7 +352,7 @@ func forwardingCheck(ctx context.Context, c *tunnel.Client) check {
 	r, err := c.FindRelay(ctx)
 	if err != nil {
 		return check{Name: "forwarding", Detail: "administratively prohibited, and " + err.Error(),
-			Hint: strings.Join(explain(&tunnel.NoRouteError{Err: err}).hints, "; ")}
+			Hint: strings.Join(explain(&tunnel.NoRouteError{Err: err}, situation{}).hints, "; ")}
 	}
 	return check{Name: "forwarding", OK: true, Detail: fmt.Sprintf("administratively prohibited; kfwd will relay through %s on the remote", r.Kind)}
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
+	"syscall"
 
 	"github.com/kfwd/kfwd/tunnel"
 )
@@ -18,23 +20,45 @@ const (
 	exitConnection  = 255 // could not connect, authenticate, verify the host or forward (as ssh)
 )
 
-// usageError marks an error in how kfwd was called.
-type usageError struct{ err error }
+// usageError marks an error in how kfwd was called; hint, when set, replaces
+// the generic pointer to the help.
+type usageError struct {
+	err  error
+	hint string
+}
 
 func (e usageError) Error() string { return e.err.Error() }
 func (e usageError) Unwrap() error { return e.err }
 
-// remoteExit carries the remote login's own exit status; it is not an error to
-// report, only a status to exit with.
-type remoteExit struct{ status int }
+// remoteExit carries the remote login's own exit status. The login printed
+// its own error, so kfwd adds no words, except for 127: the wrapper's shell
+// did not find the command.
+type remoteExit struct {
+	status  int
+	command string // the remote command's program, as typed
+	where   string // the host's alias, or "container NAME"
+}
 
 func (e remoteExit) Error() string {
-	return fmt.Sprintf("remote command exited with status %d", e.status)
+	if e.status == exitNotFound {
+		return fmt.Sprintf("%s is not installed on %s (exit %d)", e.command, e.where, e.status)
+	}
+	return fmt.Sprintf("the login on %s exited with status %d", e.where, e.status)
 }
+
+// exitNotFound is the shell's status for a command it did not find.
+const exitNotFound = 127
 
 // errInterrupted is returned when the user pressed Ctrl-C (outside raw mode) or
 // sent SIGINT/SIGTERM.
 var errInterrupted = errors.New("interrupted")
+
+// stopped is an interrupt that is the normal end of a command (kfwd forward
+// runs until Ctrl-C): exit 130 as documented, but no error line.
+type stopped struct{ cause error }
+
+func (e stopped) Error() string { return "stopped" }
+func (e stopped) Unwrap() error { return e.cause }
 
 // timeoutError is returned when --timeout expired.
 type timeoutError struct{ after string }
@@ -48,39 +72,63 @@ type reported struct{ status int }
 
 func (e reported) Error() string { return fmt.Sprintf("exit status %d", e.status) }
 
+// situation is what the user asked for, so that messages and hints name what
+// was typed (the alias, not the HostName or HostKeyAlias) and fit the command.
+type situation struct {
+	command string // "login", "forward", "doctor", ...
+	target  string // the destination as typed: alias, user@host, docker://NAME
+}
+
+// host is the destination for a hint, HOST when none was given.
+func (s situation) host() string {
+	if s.target == "" {
+		return "HOST"
+	}
+	return tunnel.ShellQuote(s.target)
+}
+
 // report prints err with its hints through u and returns the exit status for
-// it (0 for nil). This is the one place where errors become words and numbers.
-func report(u *ui, err error) int {
-	if err == nil {
-		return 0
+// it (0 for nil); with --json it then writes the exit event. This is the one
+// place where errors become words and numbers.
+func report(u *ui, s situation, err error) int {
+	status := 0
+	if err != nil {
+		x := explain(err, s)
+		status = x.status
+		switch {
+		case x.silent:
+			// Printed already (by the remote login, or doctor's checks).
+			u.event("error", map[string]any{"message": x.msg, "hint": "", "code": x.code})
+		default:
+			u.fail(x.msg, x.hints, x.code)
+		}
 	}
-	var re remoteExit
-	if errors.As(err, &re) {
-		return re.status
-	}
-	var done reported
-	if errors.As(err, &done) {
-		return done.status
-	}
-	x := explain(err)
-	u.fail(x.msg, x.hints)
-	return x.status
+	u.event("exit", map[string]any{"status": status})
+	return status
 }
 
 // explanation is what kfwd says about an error: its message, the hints that
-// apply to it, and the exit status.
+// apply to it, a stable code for --json, and the exit status.
 type explanation struct {
 	msg    string
 	hints  []string
 	status int
+	code   string
+	silent bool // already said: only --json gets the error event
 }
 
-// explain is the one table from errors to messages, hints and exit statuses,
-// used by every command (kfwd doctor shows the hints of its failed checks).
-func explain(err error) explanation {
+// explain is the one table from errors to messages, hints, codes and exit
+// statuses, used by every command (kfwd doctor shows the hints of its failed
+// checks). Codes are documented in docs/kfwd.1.md.
+func explain(err error, s situation) explanation {
 	msg := err.Error()
+	x := func(code string, status int, hints ...string) explanation {
+		return explanation{msg: msg, hints: hints, status: status, code: code}
+	}
 	var (
 		ue    usageError
+		re    remoteExit
+		done  reported
 		te    timeoutError
 		hk    *tunnel.HostKeyError
 		auth  *tunnel.AuthError
@@ -93,58 +141,112 @@ func explain(err error) explanation {
 	)
 	switch {
 	case errors.As(err, &ue):
-		return explanation{msg, []string{"run 'kfwd --help' or 'kfwd COMMAND --help' for usage"}, exitUsage}
+		hint := ue.hint
+		if hint == "" {
+			hint = "run 'kfwd help' for usage"
+			if s.command != "" {
+				hint = "run 'kfwd help " + s.command + "' for usage"
+			}
+		}
+		return x("usage", exitUsage, hint)
+	case errors.As(err, &re) && re.status == exitNotFound:
+		return x("command-not-found", re.status,
+			"install "+re.command+" on "+re.where+" (in the PATH of non-interactive ssh sessions), or give its full path: kfwd login "+s.host()+" -- /path/to/"+re.command)
+	case errors.As(err, &re):
+		e := x("remote-exit", re.status)
+		e.silent = true
+		return e
+	case errors.As(err, &done):
+		e := x("checks-failed", done.status)
+		e.silent = true
+		return e
+	case errors.As(err, new(stopped)) && errors.Is(err, errInterrupted):
+		e := x("interrupted", exitInterrupted)
+		e.silent = true
+		return e
 	case errors.Is(err, errInterrupted):
-		return explanation{"interrupted", nil, exitInterrupted}
+		return x("interrupted", exitInterrupted)
 	case errors.As(err, &te):
-		return explanation{msg, []string{"raise --timeout, or finish the sign-in in the browser sooner"}, exitTimeout}
+		return x("timeout", exitTimeout, "raise --timeout, or finish the sign-in in the browser sooner")
 	case errors.Is(err, context.DeadlineExceeded):
-		return explanation{msg, nil, exitTimeout}
+		return x("timeout", exitTimeout)
 	case errors.As(err, &hk):
-		return explanation{msg, hostKeyHints(hk), exitConnection}
+		return x("host-key-"+hostKeyCode(hk), exitConnection, hostKeyHints(hk, s)...)
 	case errors.As(err, &auth):
-		hints := []string{
-			"give the key with -i KEYFILE (e.g. the .pem file EC2 gave you) or add it to the agent with ssh-add",
-			"check the user name (-l USER or user@host); EC2 images use ec2-user, ubuntu or admin",
-		}
-		if errors.Is(err, tunnel.ErrBadPassphrase) {
-			hints = append([]string{"the passphrase was wrong; ssh-keygen -y -f KEYFILE checks it"}, hints...)
-		}
-		if unprotected := (*tunnel.UnprotectedKeyError)(nil); errors.As(err, &unprotected) {
-			hints = append([]string{"make the key readable only by you: chmod 600 " + tunnel.ShellQuote(unprotected.Path)}, hints...)
-		}
-		return explanation{msg, hints, exitConnection}
+		return x("auth", exitConnection, authHints(err)...)
 	case errors.As(err, &proxy):
-		return explanation{msg, []string{"run the ProxyCommand by hand to see why it fails; check with 'kfwd config HOST' what kfwd runs"}, exitConnection}
+		return x("proxy-command", exitConnection, "run the ProxyCommand by hand to see why it fails; 'kfwd config "+s.host()+"' shows what kfwd runs")
 	case errors.As(err, &busy):
-		hints := []string{"close the program holding the port (an old kfwd or 'ssh -L' tunnel?) and run kfwd login again"}
-		if busy.Family == "IPv6" {
-			hints = append(hints, "kfwd does not forward 127.0.0.1 alone: a browser may send the sign-in for localhost to ::1, to that program")
-		}
-		return explanation{msg, hints, exitConnection}
+		return x("port-in-use", exitConnection, portInUseHints(busy, s)...)
+	case errors.Is(err, syscall.EACCES) && strings.HasPrefix(msg, "listening on "):
+		return x("port-denied", exitConnection, "ports below 1024 need root on this machine; forward a local port of 1024 or above (kfwd forward "+s.host()+" 8080:80)")
 	case errors.As(err, &ctr):
-		return explanation{msg, containerHints(ctr), exitConnection}
+		return x("container", exitConnection, containerHints(ctr)...)
 	case errors.As(err, &nofwd):
-		return explanation{msg, []string{
+		return x("no-route", exitConnection,
 			"ask for 'AllowTcpForwarding local' (or yes) in the server's sshd_config, or install nc, socat or python3 on the remote",
-			"or use the CLI's device-code sign-in if it has one (e.g. aws sso login --use-device-code, az login --use-device-code)",
-		}, exitConnection}
+			"or use the CLI's device-code sign-in if it has one (e.g. aws sso login --use-device-code, az login --use-device-code)")
 	case errors.As(err, &relay) && relay.Where != "":
-		return explanation{msg, []string{
+		return x("no-route", exitConnection,
 			"install one of them in the container (BusyBox's nc will do: apk add busybox, apt-get install netcat-openbsd or python3-minimal), or use an image that has one",
-			"or use the CLI's device-code sign-in if it has one (e.g. aws sso login --use-device-code, az login --use-device-code)",
-		}, exitConnection}
+			"or use the CLI's device-code sign-in if it has one (e.g. aws sso login --use-device-code, az login --use-device-code)")
 	case errors.Is(err, tunnel.ErrConnectionLost):
-		return explanation{msg, []string{"the network to the host went silent; check it and run kfwd login again (-o ServerAliveInterval tunes the keepalive)"}, exitConnection}
+		return x("connection-lost", exitConnection, "the network to the host went silent; check it and run kfwd "+s.command+" again (-o ServerAliveInterval tunes the keepalive)")
 	case errors.Is(err, tunnel.ErrConnectTimeout):
-		return explanation{msg, []string{"check the host name and port ('kfwd config HOST'), the network and any firewall or security group"}, exitConnection}
+		return x("connect-timeout", exitConnection, "check the host name and port ('kfwd config "+s.host()+"'), the network and any firewall or security group")
 	case errors.As(err, &dial):
-		return explanation{msg, []string{"check the host name and port ('kfwd config HOST') and that 'ssh " + dial.Host + "' works"}, exitConnection}
+		name := s.host()
+		if dial.Jump {
+			name = tunnel.ShellQuote(dial.Host)
+		}
+		return x("dial", exitConnection, "check the host name and port ('kfwd config "+name+"') and that 'ssh "+name+"' works")
 	}
-	return explanation{msg, nil, exitFailure}
+	return x("failure", exitFailure)
 }
 
-func hostKeyHints(hk *tunnel.HostKeyError) []string {
+func hostKeyCode(hk *tunnel.HostKeyError) string {
+	switch hk.Kind {
+	case tunnel.HostKeyChanged:
+		return "changed"
+	case tunnel.HostKeyRevoked:
+		return "revoked"
+	}
+	return "unknown"
+}
+
+// authHints are the hints that fit why authentication failed: a wrong
+// passphrase or a key others can read is its own problem, not a wrong key or
+// user name.
+func authHints(err error) []string {
+	var unprotected *tunnel.UnprotectedKeyError
+	switch {
+	case errors.As(err, &unprotected):
+		return []string{"make the key readable only by you: chmod 600 " + tunnel.ShellQuote(unprotected.Path)}
+	case errors.Is(err, tunnel.ErrBadPassphrase):
+		return []string{"the passphrase was wrong; ssh-keygen -y -f KEYFILE checks it"}
+	}
+	return []string{
+		"give the key with -i KEYFILE (e.g. the .pem file EC2 gave you) or add it to the agent with ssh-add",
+		"check the user name (-l USER or user@host); EC2 images use ec2-user, ubuntu or admin",
+	}
+}
+
+// portInUseHints fit the command: a login's callback port is the CLI's
+// choice, a forward's local port the user's.
+func portInUseHints(busy *tunnel.PortInUseError, s situation) []string {
+	var hints []string
+	if s.command == "forward" {
+		hints = []string{"close the program holding the port, or forward another local port to the same remote one (kfwd forward " + s.host() + " OTHER:REMOTEPORT)"}
+	} else {
+		hints = []string{"close the program holding the port (an old kfwd or 'ssh -L' tunnel?) and run kfwd " + s.command + " again"}
+	}
+	if busy.Family == "IPv6" {
+		hints = append(hints, "kfwd does not forward 127.0.0.1 alone: a browser may send the sign-in for localhost to ::1, to that program")
+	}
+	return hints
+}
+
+func hostKeyHints(hk *tunnel.HostKeyError, s situation) []string {
 	switch hk.Kind {
 	case tunnel.HostKeyChanged:
 		return []string{
@@ -155,7 +257,7 @@ func hostKeyHints(hk *tunnel.HostKeyError) []string {
 		return []string{"the key is revoked in " + hk.File + "; ask the host's administrator for its current key"}
 	}
 	return []string{
-		"check the fingerprint with the host's administrator, then connect once with 'ssh " + hk.Host + "' to record it,",
+		"check the fingerprint with the host's administrator, then connect once with 'ssh " + s.host() + "' to record it,",
 		"or use -o StrictHostKeyChecking=accept-new to record it on first use",
 	}
 }

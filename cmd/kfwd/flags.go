@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"strings"
 
@@ -50,7 +49,7 @@ func resolveHost(cmd *cli.Command, arg string) (*sshconfig.Host, sshconfig.Optio
 	opts := configOptions(cmd)
 	alias := splitTarget(arg, &opts)
 	if alias == "" {
-		return nil, opts, usageError{fmt.Errorf("missing destination host")}
+		return nil, opts, usageError{err: fmt.Errorf("missing destination host")}
 	}
 	h, err := sshconfig.Resolve(alias, opts)
 	if err != nil {
@@ -67,10 +66,12 @@ func hopResolver(opts sshconfig.Options) func(string) (*sshconfig.Host, error) {
 	}
 }
 
-// destinationArg returns the first argument or a usage error.
-func destinationArg(_ context.Context, cmd *cli.Command) (string, error) {
+// destination returns the first argument, the destination as typed, which
+// messages and hints then name; a usage error when there is none.
+func (e *env) destination(cmd *cli.Command) (string, error) {
 	if cmd.Args().Len() < 1 {
-		return "", usageError{fmt.Errorf("%s: missing destination host", cmd.Name)}
+		return "", usageError{err: fmt.Errorf("%s: missing destination host", cmd.Name)}
 	}
-	return cmd.Args().First(), nil
+	e.what.target = cmd.Args().First()
+	return e.what.target, nil
 }

@@ -21,7 +21,7 @@ func forwardCommand(e *env) *cli.Command {
 			"connection to REMOTEPORT (default: the same port) on the remote host's loopback, over one SSH\n" +
 			"connection with keepalive, like 'ssh -N -L PORT:localhost:REMOTEPORT HOST'. When the connection\n" +
 			"drops it reconnects with backoff (1s, doubling up to 30s, reset after 30s of a healthy\n" +
-			"connection), like autossh, until Ctrl-C or SIGTERM, which end it with exit status 0.\n" +
+			"connection), like autossh, until Ctrl-C or SIGTERM, which end it with exit status 130.\n" +
 			"The local listeners stay open while reconnecting: a connection that sends its first bytes\n" +
 			"then waits up to 15s for the connection to come back, and is closed if it does not.\n" +
 			"A changed or unknown host key on a reconnect stops kfwd forward instead of retrying.",
@@ -29,7 +29,7 @@ func forwardCommand(e *env) *cli.Command {
 		StopOnNthArg:  &one,
 		ShellComplete: completeHosts,
 		Action: func(ctx context.Context, cmd *cli.Command) error {
-			arg, err := destinationArg(ctx, cmd)
+			arg, err := e.destination(cmd)
 			if err != nil {
 				return err
 			}
@@ -38,11 +38,11 @@ func forwardCommand(e *env) *cli.Command {
 				rest = rest[1:]
 			}
 			if len(rest) == 0 {
-				return usageError{errors.New("forward: missing PORT[:REMOTEPORT]")}
+				return usageError{err: errors.New("forward: missing PORT[:REMOTEPORT]")}
 			}
 			specs, err := parsePortSpecs(rest)
 			if err != nil {
-				return usageError{err}
+				return usageError{err: err}
 			}
 			h, opts, err := resolveHost(cmd, arg)
 			if err != nil {
@@ -130,13 +130,10 @@ func runForward(ctx context.Context, e *env, o forwardOptions) error {
 	if err := rc.Run(ctx); err != nil {
 		return err
 	}
-	cause := context.Cause(ctx)
-	if cause != nil && !errors.Is(cause, errInterrupted) && !errors.Is(cause, context.Canceled) {
-		return cause
-	}
+	// Run returns nil only when ctx ended: Ctrl-C or SIGTERM (130, as the
+	// man page says), or a parent's cancel.
 	u.statusf("stopped")
-	u.event("exit", map[string]any{"status": 0})
-	return nil
+	return stopped{context.Cause(ctx)}
 }
 
 // reportReconnect prints what the reconnecting connection did.

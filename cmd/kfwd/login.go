@@ -34,7 +34,7 @@ func loginCommand(e *env) *cli.Command {
 		Flags:         loginFlags(),
 		ShellComplete: completeTargets,
 		Action: func(ctx context.Context, cmd *cli.Command) error {
-			arg, err := destinationArg(ctx, cmd)
+			arg, err := e.destination(cmd)
 			if err != nil {
 				return err
 			}
@@ -81,7 +81,7 @@ func loginArgv(cliName string, rest []string) ([]string, error) {
 			for _, c := range callback.CLIs {
 				names = append(names, c.Name)
 			}
-			return nil, usageError{fmt.Errorf("unknown --cli %q (known: %s)", cliName, strings.Join(names, ", "))}
+			return nil, usageError{err: fmt.Errorf("unknown --cli %q (known: %s)", cliName, strings.Join(names, ", "))}
 		}
 		return c.Login, nil
 	}
@@ -236,11 +236,9 @@ func (r *remoteLogin) wait(ctx context.Context) error {
 	if res.err != nil {
 		return causeOr(ctx, fmt.Errorf("remote login on %s: %w", r.where, res.err))
 	}
-	u := r.e.ui
-	u.statusf("login finished (exit status %d)", res.status)
-	u.event("exit", map[string]any{"status": res.status})
+	r.e.ui.statusf("login finished (exit status %d)", res.status)
 	if res.status != 0 {
-		return remoteExit{res.status}
+		return remoteExit{status: res.status, command: r.command[0], where: r.where}
 	}
 	return nil
 }

@@ -27,6 +27,7 @@ type env struct {
 	stderr io.Writer
 	getenv func(string) string
 	ui     *ui
+	what   situation // the command and destination, once parsed
 }
 
 // run runs kfwd with args and returns the exit status. The ui exists before
@@ -37,8 +38,11 @@ type env struct {
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	e := &env{stdin: stdin, stdout: stdout, stderr: stderr, getenv: os.Getenv}
 	e.ui = newUI(e)
+	// --json must hold for errors in the flags themselves, found before the
+	// root flags are known.
+	e.ui.configure(wantsJSON(args), false, 0)
 	err := newApp(e).Run(ctx, args)
-	return report(e.ui, err)
+	return report(e.ui, e.what, err)
 }
 
 func init() {
@@ -57,7 +61,7 @@ func rootFlags() []cli.Flag {
 }
 
 func newApp(e *env) *cli.Command {
-	return &cli.Command{
+	app := &cli.Command{
 		Name:                      "kfwd",
 		Usage:                     "sign in to a CLI on a remote machine with the browser on this one",
 		Version:                   version(),
@@ -66,7 +70,6 @@ func newApp(e *env) *cli.Command {
 		EnableShellCompletion:     true,
 		UseShortOptionHandling:    true,
 		DisableSliceFlagSeparator: true,
-		Suggest:                   true,
 		HideHelpCommand:           true,
 		Flags:                     rootFlags(),
 		// Before runs once the whole command line is parsed, before the
@@ -75,9 +78,7 @@ func newApp(e *env) *cli.Command {
 			e.ui.configure(cmd.Bool("json"), cmd.Bool("q"), cmd.Count("v"))
 			return ctx, nil
 		},
-		OnUsageError: func(_ context.Context, _ *cli.Command, err error, _ bool) error {
-			return usageError{err}
-		},
+		Action:         e.unknownCommand,
 		ExitErrHandler: func(context.Context, *cli.Command, error) {},
 		Commands: []*cli.Command{
 			loginCommand(e),
@@ -86,8 +87,26 @@ func newApp(e *env) *cli.Command {
 			demoCommand(e),
 			doctorCommand(e),
 			forwardCommand(e),
+			helpCommand(e),
+		},
+		ConfigureShellCompletionCommand: func(c *cli.Command) {
+			c.Hidden = false
+			c.Usage = "print a shell completion script: bash, zsh, fish or pwsh"
+			c.Action = func(_ context.Context, cmd *cli.Command) error {
+				if cmd.Args().Len() == 0 {
+					return cli.ShowSubcommandHelp(cmd)
+				}
+				return usageError{err: fmt.Errorf("completion: unknown shell %q", cmd.Args().First()), hint: "kfwd completion bash, zsh, fish or pwsh"}
+			}
+			e.setUsage(c)
 		},
 	}
+	if e.ui.json {
+		// stdout holds only events: help asked for goes to stderr.
+		app.Writer = e.stderr
+	}
+	e.setUsage(app)
+	return app
 }
 
 // version is the module version from the build info ("(devel)" for a local build).

@@ -138,12 +138,10 @@ func (u *ui) eventJSON(v any) {
 	enc.Encode(v)
 }
 
-// fail prints "kfwd: error: ..." and "kfwd: hint: ..." lines, or an error
-// event with --json.
-func (u *ui) fail(msg string, hints []string) {
-	if u.json {
-		u.event("error", map[string]any{"message": msg, "hint": strings.Join(hints, "\n")})
-	}
+// fail prints "kfwd: error: ..." and "kfwd: hint: ..." lines on stderr, and
+// with --json also the error event on stdout.
+func (u *ui) fail(msg string, hints []string, code string) {
+	u.event("error", map[string]any{"message": msg, "hint": strings.Join(hints, "\n"), "code": code})
 	u.line(u.err, u.paint("31", "kfwd: error: ")+termSafe(msg))
 	for _, h := range hints {
 		u.line(u.err, u.paint("33", "kfwd: hint: ")+termSafe(h))
