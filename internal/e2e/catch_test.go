@@ -235,7 +235,12 @@ func TestCatchScanJSON(t *testing.T) {
 			}
 			evs = append(evs, ev)
 		}
-		return evs
+		// Every --json run ends with its exit event (issue 10); the
+		// findings are the events before it.
+		if n := len(evs); n == 0 || evs[n-1]["type"] != "exit" || evs[n-1]["status"] != float64(0) {
+			t.Fatalf("kfwd scan --json did not end with {\"type\":\"exit\",\"status\":0}: %v", evs)
+		}
+		return evs[:len(evs)-1]
 	}
 	find := func(evs []map[string]any, typ string, ok func(map[string]any) bool) bool {
 		for _, ev := range evs {
