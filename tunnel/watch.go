@@ -21,9 +21,9 @@ type WatchKind int
 const (
 	// WatchStarted: the watch runs on the remote; Method says how it looks.
 	WatchStarted WatchKind = iota + 1
-	// WatchUnavailable: the remote cannot be watched (Reason says why), so
-	// only the login's text tells which port it listens on. It is the last
-	// report.
+	// WatchUnavailable: the remote cannot be watched, or the watch stopped
+	// by itself (Reason says why), so only the login's text tells which
+	// port it listens on. It is the last report.
 	WatchUnavailable
 	// ListenAppeared: the login now listens on Addr:Port.
 	ListenAppeared
@@ -248,9 +248,13 @@ func (w *Watch) run(ctx context.Context, t Target, o WatchOptions, logf func(str
 		w.send(WatchReport{Kind: WatchUnavailable, Reason: reason})
 		return
 	}
+	// The script stopped by itself although the login goes on (killed on
+	// the remote, the session lost): from now on nothing confirms a port.
+	reason := "the watch ended on the remote"
 	if err != nil {
-		logf("watch: ended: %v", err)
+		reason = fmt.Sprintf("the watch ended on the remote: %v", err)
 	}
+	w.send(WatchReport{Kind: WatchUnavailable, Reason: reason})
 }
 
 func validSessionID(id string) bool {
@@ -465,7 +469,9 @@ func init() {
 //
 // Either way the script also ends when its stdin reaches EOF, which is when
 // kfwd closes the session or the connection is lost: a subshell blocked in
-// the read builtin (no process of its own to leave behind) signals it.
+// the read builtin (no process of its own to leave behind) signals it. The
+// subshell does not hold the session's output, so the session ends when the
+// script does.
 var watchScript = strings.Join([]string{
 	`id=$1; mode=$2; nap=$3; m=KFWD_SESSION=$id;`,
 	`unavail() { echo "U $*"; exit 0; };`,
@@ -497,7 +503,7 @@ var watchScript = strings.Join([]string{
 	`[ -z "$check" ] || exit 0;`,
 	// The end of stdin ends the watch.
 	`exec 3<&0 0</dev/null;`,
-	`( read -r x <&3; kill -TERM $$ 2>/dev/null ) & r=$!;`,
+	`( read -r x <&3; kill -TERM $$ 2>/dev/null ) >/dev/null 2>&1 & r=$!;`,
 	`exec 3<&-;`,
 	`trap "kill \$r 2>/dev/null; exit 0" TERM HUP INT;`,
 	`trap "kill \$r 2>/dev/null" EXIT;`,

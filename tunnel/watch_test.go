@@ -327,3 +327,25 @@ func TestCheckWatch(t *testing.T) {
 		t.Errorf("CheckWatch = %q, %v; want proc", m, err)
 	}
 }
+
+// TestWatchKilled: a watch that dies on the remote while the login goes on
+// says so, so that kfwd stops waiting for it to confirm ports.
+func TestWatchKilled(t *testing.T) {
+	c, _ := fwdClient(t, minisshd.Options{})
+	w := startWatchedLogin(t, c, "")
+	w.expect("started (proc)")
+	if len(remaining(w.id)) == 0 {
+		t.Fatal("no watch process found")
+	}
+	// Kill the script and whatever it forked meanwhile.
+	for i := 0; i < 100 && len(remaining(w.id)) > 0; i++ {
+		for _, l := range remaining(w.id) {
+			pid, _ := strconv.Atoi(strings.TrimSuffix(strings.TrimPrefix(l[:strings.Index(l, ":")], "/proc/"), "/cmdline"))
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if r := w.next(); r.Kind != tunnel.WatchUnavailable || !strings.Contains(r.Reason, "the watch ended") {
+		t.Fatalf("report %v, want unavailable: the watch ended", r)
+	}
+}
