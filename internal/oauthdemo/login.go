@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -310,4 +311,30 @@ func (l *oneConnListener) Accept() (net.Conn, error) {
 	}
 	l.Listener.Close()
 	return c, nil
+}
+
+// HandOff is the CLI half of a back channel: it posts authorizeURL (which
+// names the CLI's loopback port in its redirect_uri) to the server's
+// /cli-session and returns the page URL to show instead, which names no port.
+// Some CLIs work this way; only the remote's own sockets tell kfwd their port.
+func HandOff(ctx context.Context, client *http.Client, issuer, authorizeURL string) (string, error) {
+	if client == nil {
+		client = http.DefaultClient
+	}
+	form := strings.NewReader("authorize=" + url.QueryEscape(authorizeURL))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(issuer, "/")+"/cli-session", form)
+	if err != nil {
+		return "", fmt.Errorf("handing off the sign-in: %w", err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, err := client.Do(req)
+	if err != nil {
+		return "", fmt.Errorf("handing off the sign-in: %w", err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	if resp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("handing off the sign-in: %s: %s", resp.Status, strings.TrimSpace(string(b)))
+	}
+	return strings.TrimSpace(string(b)), nil
 }

@@ -422,3 +422,38 @@ func TestUserCodeFormat(t *testing.T) {
 		}
 	}
 }
+
+// TestHandOff: a CLI that hands its authorize URL over the back channel
+// shows a page URL that names no port, and the browser still gets to the
+// callback through the server's redirect. Foreign URLs are refused.
+func TestHandOff(t *testing.T) {
+	s := startServer(t)
+	browser, pages := asyncBrowser(t)
+	var out testutil.SyncBuffer
+	var page string
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err := Login(ctx, LoginOptions{Issuer: s.Issuer(), Style: StyleNone, Out: &out, Open: func(u string) error {
+		p, err := HandOff(ctx, nil, s.Issuer(), u)
+		if err != nil {
+			return err
+		}
+		page = p
+		return browser(p)
+	}})
+	if err != nil {
+		t.Fatalf("login: %v\n%s", err, out.String())
+	}
+	if body := <-pages; !strings.Contains(body, "You are signed in") {
+		t.Errorf("browser ended on %q", body)
+	}
+	if !strings.HasPrefix(page, s.Issuer()+"/cli-session?id=") || strings.Contains(page, "127.0.0.1%3A") || strings.Count(page, ":") != 2 {
+		t.Errorf("page URL %q", page)
+	}
+	if _, err := HandOff(ctx, nil, s.Issuer(), "https://evil.example/authorize?x"); err == nil {
+		t.Error("a foreign URL was accepted")
+	}
+	if body, err := browse(s.Issuer() + "/cli-session?id=nope"); err == nil {
+		t.Errorf("unknown session: %q", body)
+	}
+}

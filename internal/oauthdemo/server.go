@@ -39,6 +39,9 @@ type User struct {
 //	POST /device/code       device authorization request (RFC 8628)
 //	GET  /device            the verification page; with ?user_code= it approves that code
 //	GET  /userinfo          the claims of the bearer access token
+//	POST /cli-session       a CLI's back channel: it hands over its authorize URL (which names
+//	                        its loopback port) and gets an id; GET /cli-session?id= redirects the
+//	                        browser there, so the port is never printed
 //
 // Access tokens are Ed25519-signed JWTs with the claims sub, name, iat, exp and iss.
 type Server struct {
@@ -60,6 +63,7 @@ type Server struct {
 	devices  map[string]*deviceGrant // by device_code
 	userCode map[string]string       // user_code -> device_code
 	issued   []string
+	sessions map[string]string // cli-session id -> authorize URL
 	httpSrv  *http.Server
 	listener net.Listener
 	now      func() time.Time
@@ -90,6 +94,7 @@ func New(issuer string) *Server {
 		codes:    map[string]*authCode{},
 		devices:  map[string]*deviceGrant{},
 		userCode: map[string]string{},
+		sessions: map[string]string{},
 		now:      time.Now,
 	}
 }
@@ -182,10 +187,43 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.devicePage(w, r)
 	case "/userinfo":
 		s.userinfo(w, r)
+	case "/cli-session":
+		s.cliSession(w, r)
 	case "/":
 		writePage(w, http.StatusOK, "kfwd demo authorization server", "Endpoints: /authorize, /token, /device/code, /device, /userinfo.")
 	default:
 		http.NotFound(w, r)
+	}
+}
+
+// cliSession is the hosted page of a CLI that never prints its callback
+// port: the CLI posts its authorize URL (authorize=URL, which must be this
+// server's /authorize) and prints the returned page URL; the page sends
+// the browser on to the authorize URL, and so to the loopback port.
+func (s *Server) cliSession(w http.ResponseWriter, r *http.Request) {
+	switch r.Method {
+	case http.MethodPost:
+		u := r.PostFormValue("authorize")
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if !strings.HasPrefix(u, s.issuer+"/authorize?") || len(s.sessions) >= 1000 {
+			http.Error(w, "authorize must be this server's /authorize URL", http.StatusBadRequest)
+			return
+		}
+		id := randomString(12)
+		s.sessions[id] = u
+		fmt.Fprintf(w, "%s/cli-session?id=%s\n", s.issuer, id)
+	case http.MethodGet:
+		s.mu.Lock()
+		u, ok := s.sessions[r.URL.Query().Get("id")]
+		s.mu.Unlock()
+		if !ok {
+			writePage(w, http.StatusNotFound, "Sign-in", "This sign-in session is unknown or over.")
+			return
+		}
+		http.Redirect(w, r, u, http.StatusFound)
+	default:
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 	}
 }
 

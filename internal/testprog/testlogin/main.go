@@ -2,13 +2,21 @@
 // server the way real CLIs do (loopback callback with PKCE, or the device flow) and prints
 // "Logged in as NAME" and "sub: SUB" on success.
 //
-//	testlogin -issuer URL [-style plain|urlencoded|xdgopen|browserenv|device] [-one-conn]
-//	          [-port N] [-redirect-host H] [-token-file F] [-timeout D]
+//	testlogin -issuer URL [-style plain|urlencoded|xdgopen|xdgopen-quiet|backchannel|browserenv|device]
+//	          [-one-conn] [-port N] [-redirect-host H] [-token-file F] [-timeout D] [-decoy LIST]
 //
 // Styles: plain prints the callback URL and the authorize URL; urlencoded prints only the authorize
 // URL (the port appears only inside redirect_uri=); xdgopen runs `xdg-open URL` and prints no URL;
 // browserenv runs "$BROWSER URL" and prints no URL; device runs the device flow. When the opener
-// fails the URL is printed instead, like real CLIs.
+// fails the URL is printed instead, like real CLIs. xdgopen-quiet runs xdg-open with stdin, stdout
+// and stderr at /dev/null and no other descriptor (Go's exec.Command default), printing nothing;
+// backchannel hands the authorize URL to the server's /cli-session page and prints only that page's
+// URL, so the callback port is never shown.
+//
+// -decoy adds output that names loopback addresses without asking for them, comma-separated:
+// metrics (a metrics endpoint on localhost:9100, before the URL), pasted (a redirect URL with a code
+// for a non-loopback redirect, as if pasted back, before the URL), flood (after the URL: ports 80 and
+// 5432 and 2000 loopback callback URLs).
 package main
 
 import (
@@ -21,6 +29,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -43,6 +52,7 @@ func run() error {
 	redirectHost := flag.String("redirect-host", "127.0.0.1", "host in redirect_uri")
 	tokenFile := flag.String("token-file", "", "write the access token to this file (for leak checks)")
 	timeout := flag.Duration("timeout", 60*time.Second, "give up after this long")
+	decoys := flag.String("decoy", "", "comma-separated decoy output: metrics, pasted, flood")
 	flag.Parse()
 	if *issuer == "" || flag.NArg() != 0 {
 		flag.Usage()
@@ -71,6 +81,19 @@ func run() error {
 	case "xdgopen":
 		opts.Style = oauthdemo.StyleNone
 		opts.Open = opener("xdg-open")
+	case "xdgopen-quiet":
+		opts.Style = oauthdemo.StyleNone
+		opts.Open = quietOpener("xdg-open")
+	case "backchannel":
+		opts.Style = oauthdemo.StyleNone
+		opts.Open = func(u string) error {
+			page, err := oauthdemo.HandOff(ctx, nil, *issuer, u)
+			if err != nil {
+				return err
+			}
+			fmt.Printf("Continue signing in at %s\n", page)
+			return nil
+		}
 	case "browserenv":
 		opts.Style = oauthdemo.StyleNone
 		opts.Open = opener(os.Getenv("BROWSER"))
@@ -78,6 +101,27 @@ func run() error {
 		opts.Style = oauthdemo.StylePlain
 	default:
 		return fmt.Errorf("unknown style %q", *style)
+	}
+	for _, d := range strings.Split(*decoys, ",") {
+		switch d {
+		case "":
+		case "metrics":
+			fmt.Println("Metrics endpoint: GET http://localhost:9100/metrics 200 OK")
+		case "pasted":
+			fmt.Println("If the browser shows an error, paste the URL it ended on here, e.g.")
+			fmt.Println("https://app.example.com/oauth/callback?code=pastedcode0123456789abcdef&state=pasted1")
+		case "flood":
+			open := opts.Open
+			opts.Open = func(u string) error {
+				flood()
+				if open != nil {
+					return open(u)
+				}
+				return nil
+			}
+		default:
+			return fmt.Errorf("unknown decoy %q", d)
+		}
 	}
 	if *style == "device" {
 		tok, err = oauthdemo.DeviceLogin(ctx, opts)
@@ -98,6 +142,27 @@ func run() error {
 	}
 	fmt.Printf("sub: %s\n", c.Sub)
 	return nil
+}
+
+// flood prints what a hostile or confused remote might: callback URLs on
+// ports 80 and 5432 and 2000 distinct loopback callback URLs.
+func flood() {
+	fmt.Println("Redirecting to http://127.0.0.1:80/callback?state=decoy")
+	fmt.Println("Open http://localhost:5432/callback to continue")
+	for i := range 2000 {
+		fmt.Printf("Waiting for the callback on http://127.0.0.1:%d/callback?attempt=%d\n", 20000+i, i)
+	}
+}
+
+// quietOpener runs program URL with stdin, stdout and stderr at /dev/null and
+// no other file descriptor, as Go's exec.Command does by default (and Node's
+// stdio: 'ignore', Python's close_fds).
+func quietOpener(program string) func(string) error {
+	return func(u string) error {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		return exec.CommandContext(ctx, program, u).Run()
+	}
 }
 
 // opener runs program URL and waits for it, as CLIs do with xdg-open (which returns quickly).
