@@ -169,6 +169,29 @@ func (d *doctor) cliChecks(ctx context.Context, t tunnel.Target, where, cliName 
 	}
 	d.report(c)
 	d.report(portsCheck(binary, ports))
+	d.report(watchCheck(ctx, t))
+}
+
+// watchCheck tells whether the remote listener watch runs there. Without it
+// a login still works, from the callback ports its output names.
+func watchCheck(ctx context.Context, t tunnel.Target) check {
+	ctx, cancel := context.WithTimeout(ctx, doctorStepTimeout)
+	defer cancel()
+	method, err := tunnel.CheckWatch(ctx, t)
+	if err != nil {
+		var ue *tunnel.WatchUnavailableError
+		reason := err.Error()
+		if errors.As(err, &ue) {
+			reason = ue.Reason
+		}
+		return check{Name: "watch", OK: true, Detail: "unavailable (" + reason + "): kfwd finds callback ports from the login's output only",
+			Hint: "a CLI that never prints its callback port cannot be signed in here"}
+	}
+	how := "/proc"
+	if method == "lsof" {
+		how = "lsof"
+	}
+	return check{Name: "watch", OK: true, Detail: "kfwd sees which ports the login listens on (" + how + ")"}
 }
 
 // container checks that the container runs (and which runtime runs it).

@@ -3,13 +3,15 @@ package main
 import (
 	"context"
 	"fmt"
+	"net/netip"
 
 	"github.com/kfwd/kfwd/callback"
 	"github.com/kfwd/kfwd/tunnel"
 )
 
-// loginEvents acts on what the scanner found in a login's output: it forwards
-// each callback port once, opens each URL once, and shows device codes.
+// loginEvents acts on what the login showed: the scanner's events and the
+// remote listener watch's reports go to one callback.Decider, and its
+// actions forward ports, open URLs and show device codes.
 type loginEvents struct {
 	u         *ui
 	fw        *tunnel.Forwards
@@ -19,35 +21,76 @@ type loginEvents struct {
 	opened    map[string]bool
 }
 
-// run handles events until ctx ends; a forward that fails ends the login
-// through cancel.
-func (h *loginEvents) run(ctx context.Context, cancel context.CancelCauseFunc, events <-chan callback.Event) {
-	for {
+// run decides from events and the watch's reports (watch may be nil) until
+// ctx ends; a forward that fails ends the login through cancel.
+func (h *loginEvents) run(ctx context.Context, cancel context.CancelCauseFunc, events <-chan callback.Event, watch *tunnel.Watch) {
+	evidence := make(chan callback.Evidence, 16)
+	send := func(e callback.Evidence) bool {
 		select {
-		case ev := <-events:
-			if err := h.handle(ctx, ev); err != nil {
-				cancel(err)
+		case evidence <- e:
+			return true
+		case <-ctx.Done():
+			return false
+		}
+	}
+	go func() {
+		for {
+			select {
+			case ev := <-events:
+				if !send(callback.FromEvent(ev)) {
+					return
+				}
+			case <-ctx.Done():
 				return
 			}
-		case <-ctx.Done():
+		}
+	}()
+	if watch != nil {
+		go h.watchEvidence(ctx, watch, send)
+	}
+	d := callback.NewDecider(callback.DecideOptions{Watch: watch != nil})
+	if err := d.Run(ctx, evidence, func(a callback.Action) error { return h.act(ctx, a) }); err != nil {
+		cancel(err)
+	}
+}
+
+// watchEvidence turns the watch's reports into evidence, and says with -v
+// whether the watch runs (without it, kfwd decides from the output alone).
+func (h *loginEvents) watchEvidence(ctx context.Context, w *tunnel.Watch, send func(callback.Evidence) bool) {
+	for r := range w.Reports() {
+		var e callback.Evidence
+		switch r.Kind {
+		case tunnel.WatchStarted:
+			h.u.debugf(1, "watching the login's listening sockets on the remote (%s)", r.Method)
+			e = callback.WatchUp()
+		case tunnel.WatchUnavailable:
+			h.u.debugf(1, "the remote listener watch is unavailable (%s); finding callback ports from the login's output only", r.Reason)
+			e = callback.WatchDown(r.Reason)
+		case tunnel.ListenAppeared:
+			h.u.debugf(1, "the login listens on %s", netip.AddrPortFrom(r.Addr, uint16(r.Port)))
+			e = callback.Listening(r.Port, r.Addr.String())
+		default:
+			h.u.debugf(2, "watch: %v", r)
+			continue
+		}
+		if !send(e) {
 			return
 		}
 	}
 }
 
-func (h *loginEvents) handle(ctx context.Context, ev callback.Event) error {
-	h.u.eventJSON(ev)
-	switch ev.Type {
-	case callback.TypeCallback:
-		if err := h.forward(ctx, ev.Port); err != nil {
-			return err
-		}
-		h.openURL(ev.URL, "sign-in")
-	case callback.TypeDevice:
-		h.u.noticef("device sign-in: enter code %s at %s", ev.Code, ev.URL)
-		h.openURL(ev.URL, "device sign-in")
-	case callback.TypeOpen:
-		h.openURL(ev.URL, "sign-in")
+// act carries out one decision.
+func (h *loginEvents) act(ctx context.Context, a callback.Action) error {
+	h.u.eventJSON(a)
+	switch a.Type {
+	case callback.ActCallback:
+		return h.forward(ctx, a.Port)
+	case callback.ActOpen:
+		h.openURL(a.URL)
+	case callback.ActDevice:
+		h.u.noticef("device sign-in: enter code %s at %s", a.Code, a.URL)
+	case callback.ActIgnored:
+		h.u.debugf(1, "ignored: %s", a.Reason)
 	}
 	return nil
 }
@@ -71,7 +114,7 @@ func (h *loginEvents) forward(ctx context.Context, port int) error {
 }
 
 // openURL opens url in the browser, or prints it, once.
-func (h *loginEvents) openURL(url, what string) {
+func (h *loginEvents) openURL(url string) {
 	if url == "" || h.opened[url] {
 		return
 	}
@@ -80,7 +123,7 @@ func (h *loginEvents) openURL(url, what string) {
 		h.u.noticef("open this URL in your browser: %s", url)
 		return
 	}
-	h.u.statusf("opening the %s in your browser", what)
+	h.u.statusf("opening %s in your browser", callback.DisplayURL(url))
 	h.u.event("browser", map[string]any{"url": url})
 	// The opener may run as long as the browser does: never wait for it here,
 	// where the next event (a second callback port) must be handled.

@@ -150,7 +150,7 @@ func login(ctx context.Context, e *env, o loginOptions) error {
 	if h.open == nil {
 		h.open = func(url string) error { return openBrowser(e, url) }
 	}
-	go h.run(ctx, cancel, events)
+	go h.run(ctx, cancel, events, r.watch)
 	return r.wait(ctx)
 }
 
@@ -163,6 +163,7 @@ type remoteLogin struct {
 	command []string
 
 	sess     *tunnel.Login
+	watch    *tunnel.Watch // the login's listener watch
 	feeds    []*callback.Feed
 	cleanups []func() // in reverse order of setup
 }
@@ -198,13 +199,13 @@ func (r *remoteLogin) start(ctx context.Context, events chan<- callback.Event) e
 		r.cleanups = append(r.cleanups, restore)
 	}
 	u.debugf(1, "running %q on %s", strings.Join(r.command, " "), r.where)
-	sess, err := r.target.StartLogin(ctx, r.command, opts)
+	sess, watch, err := tunnel.StartWatchedLogin(ctx, r.target, r.command, opts, tunnel.WatchOptions{Logf: u.logf(2)})
 	if err != nil {
 		r.close()
 		return causeOr(ctx, fmt.Errorf("starting %q on %s: %w", strings.Join(r.command, " "), r.where, err))
 	}
-	r.sess = sess
-	r.cleanups = append(r.cleanups, func() { sess.Close() })
+	r.sess, r.watch = sess, watch
+	r.cleanups = append(r.cleanups, func() { sess.Close(); watch.Close() })
 	if t != nil {
 		r.cleanups = append(r.cleanups, t.followResize(sess.Session))
 	}
