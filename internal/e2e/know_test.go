@@ -6,7 +6,6 @@ package e2e
 
 import (
 	"bufio"
-	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -24,15 +23,6 @@ import (
 
 	"github.com/creack/pty"
 )
-
-// setupKnow is setupLogin with an empty remote HOME: this machine's root .bashrc runs pyenv, whose
-// rehash lock stalls every session for a minute when a test killed one mid-rehash, and a watch
-// session held up longer than the login's makes kfwd fall back to the text on purpose.
-func setupKnow(t *testing.T, opts SSHDOptions) (*Tools, *Env, context.Context, string) {
-	t.Helper()
-	opts.Extra = append(opts.Extra, "SetEnv HOME="+t.TempDir())
-	return setupLogin(t, opts)
-}
 
 // listenPorts returns the TCP ports pid listens on (any address), from /proc: the LISTEN lines of
 // /proc/net/tcp{,6} whose inode is one of the process's socket descriptors.
@@ -172,7 +162,7 @@ func runInPTY(t *testing.T, cmd *exec.Cmd) Result {
 // remote login gets a PTY).
 func TestKnowQuietOpenerPTY(t *testing.T) {
 	t.Parallel()
-	tools, env, ctx, cfg := setupKnow(t, SSHDOptions{})
+	tools, env, ctx, cfg := setupLogin(t, SSHDOptions{})
 	cmd := env.KfwdCommand(ctx, tools, loginArgs(cfg, "srv", nil, env.TestLoginArgs(tools, "xdgopen-quiet")...)...)
 	r := runInPTY(t, cmd)
 	if r.ExitCode != 0 || !strings.Contains(r.Stdout, "Logged in as Demo User") {
@@ -189,7 +179,7 @@ func TestKnowQuietOpenerPTY(t *testing.T) {
 // the loopback port it was told about. Only the watch can find that port.
 func TestKnowBackChannelPort(t *testing.T) {
 	t.Parallel()
-	tools, env, ctx, cfg := setupKnow(t, SSHDOptions{})
+	tools, env, ctx, cfg := setupLogin(t, SSHDOptions{})
 	r := Run(env.KfwdCommand(ctx, tools, loginArgs(cfg, "srv", []string{"--json"}, env.TestLoginArgs(tools, "backchannel")...)...))
 	if r.ExitCode != 0 || !strings.Contains(r.Stderr, "Logged in as Demo User") {
 		t.Fatalf("back-channel login: %s\nsshd log:\n%s", r, env.SSHD.Log())
@@ -216,7 +206,7 @@ func TestKnowBackChannelPort(t *testing.T) {
 // not the login's (the watch does not see it), so kfwd neither fails on it nor listens on it.
 func TestKnowDecoyMetricsPortBusy(t *testing.T) {
 	t.Parallel()
-	tools, env, ctx, cfg := setupKnow(t, SSHDOptions{})
+	tools, env, ctx, cfg := setupLogin(t, SSHDOptions{})
 	if l, err := net.Listen("tcp", "127.0.0.1:9100"); err == nil {
 		defer l.Close()
 	} else if !errors.Is(err, syscall.EADDRINUSE) {
@@ -260,7 +250,7 @@ func floodLimits(t *testing.T, env *Env, ports []int) {
 // URL: kfwd forwards only the login's port and still signs in.
 func TestKnowDecoyFlood(t *testing.T) {
 	t.Parallel()
-	tools, env, ctx, cfg := setupKnow(t, SSHDOptions{})
+	tools, env, ctx, cfg := setupLogin(t, SSHDOptions{})
 	p, err := Start(env.KfwdCommand(ctx, tools, loginArgs(cfg, "srv", []string{"--json"}, env.TestLoginArgs(tools, "urlencoded", "-decoy", "flood")...)...))
 	r, ports := runSampled(t, p, err)
 	if r.ExitCode != 0 || !strings.Contains(r.Stderr, "Logged in as Demo User") {
@@ -275,7 +265,7 @@ func TestKnowDecoyFlood(t *testing.T) {
 // The same flood where the watch cannot run: the text alone decides, within the same bounds.
 func TestKnowDecoyFloodTextOnly(t *testing.T) {
 	t.Parallel()
-	tools, env, ctx, cfg := setupKnow(t, SSHDOptions{ProcMount: "subset=pid"})
+	tools, env, ctx, cfg := setupLogin(t, SSHDOptions{ProcMount: "subset=pid"})
 	p, err := Start(env.KfwdCommand(ctx, tools, loginArgs(cfg, "srv", []string{"--json"}, env.TestLoginArgs(tools, "urlencoded", "-decoy", "flood")...)...))
 	r, ports := runSampled(t, p, err)
 	floodLimits(t, env, ports)
@@ -291,7 +281,7 @@ func TestKnowDecoyFloodTextOnly(t *testing.T) {
 // appears in --json.
 func TestKnowPastedRedirectNeverOpened(t *testing.T) {
 	t.Parallel()
-	tools, env, ctx, cfg := setupKnow(t, SSHDOptions{})
+	tools, env, ctx, cfg := setupLogin(t, SSHDOptions{})
 	r := Run(env.KfwdCommand(ctx, tools, loginArgs(cfg, "srv", []string{"--json"}, env.TestLoginArgs(tools, "urlencoded", "-decoy", "pasted")...)...))
 	if r.ExitCode != 0 || !strings.Contains(r.Stderr, "Logged in as Demo User") {
 		t.Fatalf("login with a pasted URL: %s", r)
@@ -314,7 +304,7 @@ func TestKnowPastedRedirectNeverOpened(t *testing.T) {
 // unavailable, kfwd says so with -v, and the text alone still signs in.
 func TestKnowWatchUnavailableTextOnly(t *testing.T) {
 	t.Parallel()
-	tools, env, ctx, cfg := setupKnow(t, SSHDOptions{ProcMount: "subset=pid"})
+	tools, env, ctx, cfg := setupLogin(t, SSHDOptions{ProcMount: "subset=pid"})
 	r := Run(env.KfwdCommand(ctx, tools, loginArgs(cfg, "srv", []string{"-v"}, env.TestLoginArgs(tools, "urlencoded")...)...))
 	assertLoggedIn(t, env, "text-only login", r)
 	if !strings.Contains(r.Stderr, "listener watch is unavailable (/proc/net/tcp is not readable)") {
@@ -329,7 +319,7 @@ func TestKnowWatchUnavailableTextOnly(t *testing.T) {
 // kfwd doctor on a plain Linux host says that the watch works.
 func TestKnowDoctorWatch(t *testing.T) {
 	t.Parallel()
-	tools, env, ctx, cfg := setupKnow(t, SSHDOptions{})
+	tools, env, ctx, cfg := setupLogin(t, SSHDOptions{})
 	d := Run(env.KfwdCommand(ctx, tools, "doctor", "-F", cfg, "srv"))
 	if !strings.Contains(d.Stdout, "kfwd sees which ports the login listens on (/proc)") {
 		t.Errorf("kfwd doctor does not report a working watch:\n%s", d)
