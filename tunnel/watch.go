@@ -460,7 +460,10 @@ func init() {
 // holds KFWD_SESSION=ID, their wrapper (the parent of the first of them) and
 // every descendant of either (a process that cleared its environment still
 // counts). The socket inodes in their /proc/PID/fd (ls -l) select the lines
-// that are the login's. The script ends when the wrapper has exited.
+// that are the login's: first in the processes found before (until the login
+// is found the script looks for them every tenth look, off the path from
+// listen() to the report), then again after finding them anew (a process
+// started since). The script ends when the wrapper has exited.
 //
 // Elsewhere ("lsof"): the login's processes are the descendants of the sshd
 // process that started the watch (its parent: every session of the
@@ -507,35 +510,43 @@ var watchScript = strings.Join([]string{
 	`exec 3<&-;`,
 	`trap "kill \$r 2>/dev/null; exit 0" TERM HUP INT;`,
 	`trap "kill \$r 2>/dev/null" EXIT;`,
-	`snap=; prev=; w=;`,
+	`snap=; prev=; w=; dirs=; n=0;`,
 	`if [ "$mode" = proc ]; then`,
+	// tree sets dirs to the fd directories of the login's processes (and w
+	// to its wrapper, once known); socks prints the listening sockets of
+	// $cur held there when they differ from the last S line.
+	`  tree() {`,
+	`    t=$({ grep -l "$m" /proc/[0-9]*/environ 2>/dev/null; echo =; cat /proc/[0-9]*/stat 2>/dev/null; } | awk -v w="$w" -v me=$$ "`,
+	`      s == 0 && \$0 == \"=\" { s = 1; next };`,
+	`      s == 0 { split(\$0, a, \"/\"); mk[a[3]] = 1; next };`,
+	`      { j = 0; while ((k = index(substr(\$0, j + 1), \") \")) > 0) j += k;`,
+	`        split(substr(\$0, j + 2), f, \" \"); pp[\$1] = f[2]; kids[f[2]] = kids[f[2]] \" \" \$1 };`,
+	`      END {`,
+	`        if (w == \"\") for (p in mk) if (p in pp) { q = pp[p]; while (q in mk) q = pp[q]; if (q + 0 > 1) { w = q; break } };`,
+	`        if (w != \"\") print \"w\", w;`,
+	`        n = 0; for (p in mk) if (p in pp) { seen[p] = 1; u[++n] = p };`,
+	`        if (w in pp) { seen[w] = 1; u[++n] = w };`,
+	`        for (i = 1; i <= n; i++) { split(kids[u[i]], c, \" \"); for (x in c) if (!(c[x] in seen) && c[x] != me) { seen[c[x]] = 1; u[++n] = c[x] } };`,
+	`        for (p in seen) print \"/proc/\" p \"/fd\"`,
+	`      }");`,
+	`    dirs=;`,
+	`    for x in $t; do case $x in /proc/*) dirs="$dirs $x" ;; w) ;; *) [ -n "$w" ] || w=$x ;; esac; done;`,
+	`  };`,
+	`  socks() {`,
+	`    new=;`,
+	`    [ -z "$dirs" ] || new=$({ ls -l $dirs 2>/dev/null; echo =; echo "$cur"; } | awk "`,
+	`      s == 0 && \$0 == \"=\" { s = 1; next };`,
+	`      s == 0 { i = index(\$0, \"socket:[\"); if (i > 0) { v = substr(\$0, i + 8); ino[substr(v, 1, index(v, \"]\") - 1)] = 1 }; next };`,
+	`      (\$2 in ino) { printf \" %s\", \$1 }");`,
+	`    if [ "$new" != "$snap" ]; then snap=$new; echo "S$snap"; fi;`,
+	`  };`,
 	`  while :; do`,
 	`    if [ -n "$w" ] && [ ! -d "/proc/$w" ]; then echo E; exit 0; fi;`,
+	// Until the login is found, look for its processes every tenth look,
+	// so that when it listens only its descriptors are left to read.
+	`    [ -n "$w" ] || [ $((n % 10)) -ne 0 ] || tree; n=$((n + 1));`,
 	`    cur=$(awk "\$4 == \"0A\" { print \$2, \$10 }" $files 2>/dev/null);`,
-	`    if [ "$cur" != "$prev" ]; then`,
-	`      prev=$cur;`,
-	`      t=$({ grep -l "$m" /proc/[0-9]*/environ 2>/dev/null; echo =; cat /proc/[0-9]*/stat 2>/dev/null; } | awk -v w="$w" -v me=$$ "`,
-	`        s == 0 && \$0 == \"=\" { s = 1; next };`,
-	`        s == 0 { split(\$0, a, \"/\"); mk[a[3]] = 1; next };`,
-	`        { j = 0; while ((k = index(substr(\$0, j + 1), \") \")) > 0) j += k;`,
-	`          split(substr(\$0, j + 2), f, \" \"); pp[\$1] = f[2]; kids[f[2]] = kids[f[2]] \" \" \$1 };`,
-	`        END {`,
-	`          if (w == \"\") for (p in mk) if (p in pp) { q = pp[p]; while (q in mk) q = pp[q]; if (q + 0 > 1) { w = q; break } };`,
-	`          if (w != \"\") print \"w\", w;`,
-	`          n = 0; for (p in mk) if (p in pp) { seen[p] = 1; u[++n] = p };`,
-	`          if (w in pp) { seen[w] = 1; u[++n] = w };`,
-	`          for (i = 1; i <= n; i++) { split(kids[u[i]], c, \" \"); for (x in c) if (!(c[x] in seen) && c[x] != me) { seen[c[x]] = 1; u[++n] = c[x] } };`,
-	`          for (p in seen) print \"/proc/\" p \"/fd\"`,
-	`        }");`,
-	`      dirs=;`,
-	`      for x in $t; do case $x in /proc/*) dirs="$dirs $x" ;; w) ;; *) [ -n "$w" ] || w=$x ;; esac; done;`,
-	`      new=;`,
-	`      [ -z "$dirs" ] || new=$({ ls -l $dirs 2>/dev/null; echo =; echo "$cur"; } | awk "`,
-	`        s == 0 && \$0 == \"=\" { s = 1; next };`,
-	`        s == 0 { i = index(\$0, \"socket:[\"); if (i > 0) { v = substr(\$0, i + 8); ino[substr(v, 1, index(v, \"]\") - 1)] = 1 }; next };`,
-	`        (\$2 in ino) { printf \" %s\", \$1 }");`,
-	`      if [ "$new" != "$snap" ]; then snap=$new; echo "S$snap"; fi;`,
-	`    fi;`,
+	`    if [ "$cur" != "$prev" ]; then prev=$cur; socks; tree; socks; fi;`,
 	`    sleep "$nap";`,
 	`  done;`,
 	`fi;`,
