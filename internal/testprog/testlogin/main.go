@@ -13,6 +13,9 @@
 // backchannel hands the authorize URL to the server's /cli-session page and prints only that page's
 // URL, so the callback port is never shown.
 //
+// Style listener is not a login: it reads "listen" and "close PORT" lines on stdin and answers
+// "port PORT UNIXNANO" (the time listen() returned) and "closed PORT", for the watch benchmark.
+//
 // -decoy adds output that names loopback addresses without asking for them, comma-separated:
 // metrics (a metrics endpoint on localhost:9100, before the URL), pasted (a redirect URL with a code
 // for a non-loopback redirect, as if pasted back, before the URL), flood (after the URL: ports 80 and
@@ -20,6 +23,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"flag"
@@ -59,6 +63,9 @@ func run() error {
 		return errors.New("usage: testlogin -issuer URL [flags]")
 	}
 
+	if *style == "listener" {
+		return listener()
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
 	defer cancel()
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
@@ -142,6 +149,33 @@ func run() error {
 	}
 	fmt.Printf("sub: %s\n", c.Sub)
 	return nil
+}
+
+// listener listens and stops listening when told on stdin.
+func listener() error {
+	ls := map[string]net.Listener{}
+	sc := bufio.NewScanner(os.Stdin)
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		switch {
+		case len(f) == 1 && f[0] == "listen":
+			l, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				return err
+			}
+			at := time.Now().UnixNano()
+			p := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
+			ls[p] = l
+			fmt.Printf("port %s %d\n", p, at)
+		case len(f) == 2 && f[0] == "close":
+			if l := ls[f[1]]; l != nil {
+				l.Close()
+				delete(ls, f[1])
+			}
+			fmt.Printf("closed %s\n", f[1])
+		}
+	}
+	return sc.Err()
 }
 
 // flood prints what a hostile or confused remote might: callback URLs on
