@@ -379,7 +379,8 @@ func (d *Decider) named(port int, host, u, by string, now time.Time, out []Actio
 	if !p.named {
 		p.named, p.namedAt = true, now
 	}
-	if r := rankURL(u, port, by); r > p.rank {
+	if r := rankURL(u, port, by); r > p.rank || r == rankAuth && p.rank == rankAuth && u != p.url {
+		// A newer authorize URL for the same port is a second sign-in.
 		p.url, p.rank, p.by = u, r, by
 	} else if r == rankRejected {
 		out = d.ignore(out, "bare:"+u, u, "a bare callback URL is not opened unless the login opens it itself")

@@ -98,6 +98,9 @@ func TestDecideRules(t *testing.T) {
 			ev(100*time.Millisecond, FromEvent(Event{Type: TypeDevice, URL: "https://example.com/device?user_code=-YKS-_KYD", Code: "-YKS-_KYD"})),
 			tick(time.Second)},
 			"device -YKS-_KYD https://example.com/device; device -YKS-_KYD https://example.com/device?user_code=-YKS-_KYD; open https://example.com/device?user_code=-YKS-_KYD"},
+		{"a second sign-in on the same port opens its new authorize URL", watch, []step{ev(0, Listening(49153, "127.0.0.1")), ev(0, cb(49153, authURL)),
+			ev(time.Second, cb(49153, strings.Replace(authURL, "state=", "state=second", 1)))},
+			"callback 49153; open " + authURL + "; open " + strings.Replace(authURL, "state=", "state=second", 1)},
 		{"device: plain URL opened after the hold", text, []step{
 			ev(0, FromEvent(Event{Type: TypeDevice, URL: "https://github.com/login/device", Code: "ABCD-EFGH"})), tick(300 * time.Millisecond)},
 			"device ABCD-EFGH https://github.com/login/device; open https://github.com/login/device"},
