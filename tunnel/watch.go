@@ -87,6 +87,10 @@ type WatchOptions struct {
 	// watch must see a listen() within 100 ms, and each look starts a process
 	// or two on the remote).
 	Interval time.Duration
+	// FindLogin is how long the watch looks for the login before it gives
+	// up with WatchUnavailable (the login ended before the watch found it,
+	// or never ran); default a minute.
+	FindLogin time.Duration
 	// Logf receives verbose diagnostics; may be nil.
 	Logf func(format string, args ...any)
 }
@@ -101,9 +105,13 @@ type Watch struct {
 	stop    chan struct{}
 	done    chan struct{}
 
+	t Target
+
 	mu     sync.Mutex
 	closed bool
 	sess   *Session
+	pid    string // the script's pid on the remote, once it started
+	final  bool   // the script said it ends (WatchEnded, WatchUnavailable)
 }
 
 // StartWatch starts the remote listener watch for the login whose wrapper exports
@@ -112,7 +120,7 @@ type Watch struct {
 // trip (both channel opens travel together). Reports arrives on Reports; a
 // watch that cannot run sends one WatchUnavailable report.
 func StartWatch(ctx context.Context, t Target, o WatchOptions) *Watch {
-	w := &Watch{reports: make(chan WatchReport, 16), stop: make(chan struct{}), done: make(chan struct{})}
+	w := &Watch{t: t, reports: make(chan WatchReport, 16), stop: make(chan struct{}), done: make(chan struct{})}
 	logf := o.Logf
 	if logf == nil {
 		logf = func(string, ...any) {}
@@ -150,10 +158,13 @@ func (w *Watch) Reports() <-chan WatchReport { return w.reports }
 func (w *Watch) Done() <-chan struct{} { return w.done }
 
 // Close stops the watch: it closes the remote session (sshd then closes the
-// script's stdin, which ends it) and waits until the watch has ended.
+// script's stdin, which ends it) and waits until the watch has ended. On
+// other targets (container exec, where the process in the container may
+// outlive the exec client) it also signals the script by its pid.
 func (w *Watch) Close() error {
 	w.mu.Lock()
-	if !w.closed {
+	first := !w.closed
+	if first {
 		w.closed = true
 		close(w.stop)
 		if w.sess != nil {
@@ -162,7 +173,22 @@ func (w *Watch) Close() error {
 	}
 	w.mu.Unlock()
 	<-w.done
+	w.mu.Lock()
+	pid, final := w.pid, w.final
+	w.mu.Unlock()
+	if _, ssh := w.t.(*Client); first && !ssh && pid != "" && !final {
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		defer cancel()
+		w.t.Run(ctx, watchKillCommand(pid))
+	}
 	return nil
+}
+
+// watchKillCommand ends the watch script with pid (TERM: its trap also ends
+// its stdin reader), checking on Linux that the pid is still the script's.
+func watchKillCommand(pid string) string {
+	return "if [ -r /proc/" + pid + "/cmdline ]; then grep -q kfwd-watch /proc/" + pid + "/cmdline && kill -TERM " + pid +
+		"; else kill -TERM " + pid + "; fi 2>/dev/null; exit 0"
 }
 
 func (w *Watch) send(r WatchReport) bool {
@@ -194,7 +220,7 @@ func (w *Watch) run(ctx context.Context, t Target, o WatchOptions, logf func(str
 	// this pipe, or sshd closing the session) tells the script to stop.
 	inR, inW := io.Pipe()
 	defer inW.Close()
-	sess, err := t.Start(ctx, SessionOptions{Command: WatchCommand(o.Session, o.Method, o.Interval), Stdin: inR, Stdout: pw, Logf: logf})
+	sess, err := t.Start(ctx, SessionOptions{Command: watchCommand(o.Session, o.Method, o.Interval, o.FindLogin), Stdin: inR, Stdout: pw, Logf: logf})
 	if err != nil {
 		pw.Close()
 		if ctx.Err() == nil {
@@ -227,9 +253,15 @@ func (w *Watch) run(ctx context.Context, t Target, o WatchOptions, logf func(str
 			logf("watch: %v", err)
 			continue
 		}
+		w.mu.Lock()
+		w.pid = p.pid
+		w.mu.Unlock()
 		for _, r := range reps {
 			if r.Kind == WatchUnavailable || r.Kind == WatchEnded {
 				final = true
+				w.mu.Lock()
+				w.final = true
+				w.mu.Unlock()
 			}
 			if !w.send(r) {
 				return
@@ -301,7 +333,7 @@ func (e *WatchUnavailableError) Error() string {
 
 // watchParser turns the script's lines into reports. The script prints
 //
-//	H METHOD [ENDIAN]   started: METHOD is proc (ENDIAN le or be) or lsof
+//	H METHOD ENDIAN PID started: METHOD is proc (ENDIAN le or be) or lsof (-)
 //	U REASON            unavailable; the script exits
 //	S [SOCKET...]       the login's listening sockets, whenever the set changes
 //	E                   the login's wrapper exited; the script exits
@@ -314,6 +346,7 @@ type watchParser struct {
 	method  string
 	big     bool // proc addresses are big-endian words
 	cur     []netip.AddrPort
+	pid     string // the script's pid on the remote
 }
 
 func (p *watchParser) line(l string) ([]WatchReport, error) {
@@ -326,6 +359,9 @@ func (p *watchParser) line(l string) ([]WatchReport, error) {
 		}
 		p.started, p.method = true, f[0]
 		p.big = len(f) > 1 && f[1] == "be"
+		if len(f) > 2 && strings.Trim(f[2], "0123456789") == "" {
+			p.pid = f[2]
+		}
 		return []WatchReport{{Kind: WatchStarted, Method: p.method}}, nil
 	case "U":
 		return []WatchReport{{Kind: WatchUnavailable, Reason: strings.TrimSpace(rest)}}, nil
@@ -428,10 +464,14 @@ func parseLsofSocket(s string) (netip.AddrPort, error) {
 }
 
 // WatchCommand returns the remote command line of the watch for session id:
-// `exec /bin/sh -c '<watchScript>' kfwd-watch ID METHOD NAP`. method is "" (by
+// `exec /bin/sh -c '<watchScript>' kfwd-watch ID METHOD NAP GIVEUP`. method is "" (by
 // the OS), "proc", "lsof" or "check" (start-up checks only); interval 0 is
 // 40 ms.
 func WatchCommand(id, method string, interval time.Duration) string {
+	return watchCommand(id, method, interval, 0)
+}
+
+func watchCommand(id, method string, interval, findLogin time.Duration) string {
 	if method == "" {
 		method = "auto"
 	}
@@ -439,7 +479,11 @@ func WatchCommand(id, method string, interval time.Duration) string {
 		interval = 40 * time.Millisecond
 	}
 	nap := strconv.FormatFloat(interval.Seconds(), 'f', 3, 64)
-	return "exec /bin/sh -c " + ShellQuote(watchScript) + " kfwd-watch " + ShellQuote(id) + " " + ShellQuote(method) + " " + nap
+	if findLogin <= 0 {
+		findLogin = time.Minute
+	}
+	give := strconv.Itoa(int(findLogin/interval) + 1)
+	return "exec /bin/sh -c " + ShellQuote(watchScript) + " kfwd-watch " + ShellQuote(id) + " " + ShellQuote(method) + " " + nap + " " + give
 }
 
 func init() {
@@ -452,7 +496,8 @@ func init() {
 // watchScript is the remote half of Watch, for POSIX sh and the tools BusyBox
 // also has (awk, grep, ls, cat, sleep, od, tr; lsof on macOS and BSD), on one
 // line (for csh login shells). $1 is the session id, $2 the method, $3 the
-// pause between looks.
+// pause between looks, $4 after how many looks without finding the login it
+// gives up.
 //
 // Linux ("proc"): every look reads the LISTEN lines (st 0A) of /proc/net/tcp
 // and tcp6 with one awk, which costs a process per look; only when that list
@@ -495,13 +540,13 @@ var watchScript = strings.Join([]string{
 	`  awk "{}" $files 2>/dev/null || unavail "awk cannot read /proc/net/tcp";`,
 	`  e=$(printf ab | od -An -tx2 2>/dev/null | tr -d " ");`,
 	`  if [ "$e" = 6162 ]; then e=be; else e=le; fi;`,
-	`  echo "H proc $e";`,
+	`  echo "H proc $e $$";`,
 	`else`,
 	`  command -v lsof >/dev/null 2>&1 || unavail "lsof not found";`,
 	`  command -v ps >/dev/null 2>&1 || unavail "ps not found";`,
 	`  s=$PPID;`,
 	`  [ "${s:-0}" -gt 1 ] || unavail "the watch has no session process to start from";`,
-	`  echo "H lsof";`,
+	`  echo "H lsof - $$";`,
 	`fi;`,
 	`[ -z "$check" ] || exit 0;`,
 	// The end of stdin ends the watch.
@@ -509,8 +554,10 @@ var watchScript = strings.Join([]string{
 	`( read -r x <&3; kill -TERM $$ 2>/dev/null ) >/dev/null 2>&1 & r=$!;`,
 	`exec 3<&-;`,
 	`trap "kill \$r 2>/dev/null; exit 0" TERM HUP INT;`,
-	`trap "kill \$r 2>/dev/null" EXIT;`,
-	`snap=; prev=; w=; dirs=; n=0;`,
+	// Reap the reader: in a container the orphan's new parent (pid 1) may
+	// never do it.
+	`trap "kill \$r 2>/dev/null; wait \$r 2>/dev/null" EXIT;`,
+	`snap=; prev=; w=; dirs=; n=0; give=$4;`,
 	`if [ "$mode" = proc ]; then`,
 	// tree sets dirs to the fd directories of the login's processes (and w
 	// to its wrapper, once known); socks prints the listening sockets of
@@ -545,6 +592,9 @@ var watchScript = strings.Join([]string{
 	// Until the login is found, look for its processes every tenth look,
 	// so that when it listens only its descriptors are left to read.
 	`    [ -n "$w" ] || [ $((n % 10)) -ne 0 ] || tree; n=$((n + 1));`,
+	// A login that ended before the watch found it (or never started)
+	// must not leave the watch running where no EOF comes (container exec).
+	`    [ -n "$w" ] || [ "$n" -lt "$give" ] || unavail "the processes of the login were not found";`,
 	`    cur=$(awk "\$4 == \"0A\" { print \$2, \$10 }" $files 2>/dev/null);`,
 	`    if [ "$cur" != "$prev" ]; then prev=$cur; socks; tree; socks; fi;`,
 	`    sleep "$nap";`,

@@ -349,3 +349,20 @@ func TestWatchKilled(t *testing.T) {
 		t.Fatalf("report %v, want unavailable: the watch ended", r)
 	}
 }
+
+// TestWatchLoginNeverFound: a watch whose login never shows up (it ended
+// before the watch found it) gives up by itself, leaving nothing behind even
+// where no EOF would come.
+func TestWatchLoginNeverFound(t *testing.T) {
+	c, _ := fwdClient(t, minisshd.Options{})
+	w := tunnel.StartWatch(context.Background(), c, tunnel.WatchOptions{Session: "nosuchlogin1", Interval: 10 * time.Millisecond, FindLogin: 300 * time.Millisecond})
+	defer w.Close()
+	var last tunnel.WatchReport
+	for r := range w.Reports() {
+		last = r
+	}
+	if last.Kind != tunnel.WatchUnavailable || !strings.Contains(last.Reason, "not found") {
+		t.Errorf("last report %v, want unavailable: not found", last)
+	}
+	assertNothingLeft(t, "nosuchlogin1")
+}
