@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"time"
 
 	"github.com/kfwd/kfwd/callback"
 	"github.com/kfwd/kfwd/tunnel"
@@ -48,7 +49,10 @@ func (h *loginEvents) run(ctx context.Context, cancel context.CancelCauseFunc, e
 	if watch != nil {
 		go h.watchEvidence(ctx, watch, send)
 	}
-	d := callback.NewDecider(callback.DecideOptions{Watch: watch != nil})
+	// A hosted page that redirects to a port the CLI sent it (a back
+	// channel) waits for the watch to see that port; on a loaded remote a
+	// look can take a few hundred milliseconds, so wait up to a second.
+	d := callback.NewDecider(callback.DecideOptions{Watch: watch != nil, OpenHold: time.Second})
 	if err := d.Run(ctx, evidence, func(a callback.Action) error { return h.act(ctx, a) }); err != nil {
 		cancel(err)
 	}
