@@ -9,6 +9,7 @@ import (
 	"context"
 	"net"
 	"os/exec"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -234,6 +235,44 @@ func TestLoginKubectlPod(t *testing.T) {
 	}
 	if n := api.Execs(); n < 3 {
 		t.Errorf("%d kubectl exec requests; want the login, the relay probe and a relay at least", n)
+	}
+	assertContainerEmpty(t, c, "after the login")
+}
+
+// A device-code sign-in in a container behind SSH: the code is shown, the verification URL opened,
+// nothing forwarded.
+func TestLoginContainerDeviceCode(t *testing.T) {
+	t.Parallel()
+	tools, env, c, ctx := setupContainer(t, ImageBusybox, SSHDOptions{MountCgroups: true})
+	cfg := env.SSHConfig(t, "srv", ClientConfig{})
+	p, err := Start(env.KfwdCommand(ctx, tools, loginArgs(cfg, "srv", []string{"--container", c.Name}, containerLoginArgs(env, "device")...)...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	code := regexp.MustCompile(`[B-Z]{4}-[B-Z]{4}`)
+	approved := false
+	for !approved {
+		select {
+		case <-p.Done():
+			approved = true
+		case <-ctx.Done():
+			t.Fatalf("device login did not finish: %s", p.Wait())
+		case <-time.After(50 * time.Millisecond):
+			for _, u := range env.BrowserURLs() {
+				if strings.HasPrefix(u, env.Issuer+"/device") {
+					if m := code.FindString(p.Stdout()); m != "" {
+						approved = env.OAuth.ApproveDevice(m) == nil
+					}
+				}
+			}
+		}
+	}
+	r := p.Wait()
+	if r.ExitCode != 0 || !strings.Contains(r.Stdout, "Logged in as Demo User") || !strings.Contains(r.Stderr, "device sign-in: enter code") {
+		t.Fatalf("kfwd login --container (device): %s", r)
+	}
+	if strings.Contains(r.Stderr, "forwarding localhost") {
+		t.Errorf("a device sign-in forwarded a port:\n%s", r)
 	}
 	assertContainerEmpty(t, c, "after the login")
 }
