@@ -4,9 +4,11 @@
 package tunnel
 
 import (
+	"context"
 	"errors"
 	"net"
 	"sync"
+	"time"
 
 	"golang.org/x/crypto/ssh"
 )
@@ -18,10 +20,13 @@ type Client struct {
 	conn *ssh.Client
 	info ConnInfo
 	logf func(string, ...any) // DialOptions.Logf; a no-op for NewClient
+	// redial is what Dial was called with (Host nil for NewClient).
+	redial DialOptions
 
 	mu      sync.Mutex
 	closers []func() error
 	closed  bool
+	lost    error // why Keepalive gave the connection up
 }
 
 // NewClient wraps an established connection. The closers run after the connection
@@ -68,4 +73,53 @@ func ignoreClosed(err error) error {
 		return nil
 	}
 	return err
+}
+
+// Lost returns the error (wrapping ErrConnectionLost) with which Keepalive
+// gave up the connection, or nil.
+func (c *Client) Lost() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.lost
+}
+
+func (c *Client) setLost(err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.lost == nil {
+		c.lost = err
+	}
+}
+
+// Redial connects again to the host this Client was dialed to, asking nobody
+// anything (a host key or passphrase that needs a question fails), within the
+// host's ConnectTimeout (10 s when unset). It is for cleaning up after a lost
+// connection, such as stopping the remote login it ran.
+func (c *Client) Redial() (*Client, error) {
+	o := c.redial
+	if o.Host == nil {
+		return nil, errNoRedial
+	}
+	o.Prompt = nil
+	d := o.Host.ConnectTimeout
+	if d <= 0 {
+		d = 10 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	return Dial(ctx, o)
+}
+
+// LostConnection returns why the SSH connection under t was given up as lost
+// (see Client.Lost), or nil: for a Client, and for a Container on an SSH host.
+func LostConnection(t Target) error {
+	switch t := t.(type) {
+	case *Client:
+		return t.Lost()
+	case *Container:
+		if t.host != nil {
+			return t.host.Lost()
+		}
+	}
+	return nil
 }

@@ -69,7 +69,11 @@ func Dial(ctx context.Context, o DialOptions) (*Client, error) {
 	if o.Logf == nil {
 		o.Logf = func(string, ...any) {}
 	}
-	return dialHost(ctx, &o, o.Host, nil, false, 0)
+	c, err := dialHost(ctx, &o, o.Host, nil, false, 0)
+	if err == nil {
+		c.redial = o
+	}
+	return c, err
 }
 
 // dialHost connects to h, over via when not nil. It owns via: on failure via

@@ -60,15 +60,19 @@ func (c *Client) Keepalive(ctx context.Context, interval time.Duration, countMax
 				if c.wasClosed() {
 					return nil
 				}
-				return fmt.Errorf("%w: %v", ErrConnectionLost, err)
+				err = fmt.Errorf("%w: %v", ErrConnectionLost, err)
+				c.setLost(err)
+				return err
 			}
 			missed = 0
 		case <-ticker.C:
 			if inFlight {
 				missed++
 				if missed >= countMax {
+					err := fmt.Errorf("%w: no reply to %d keepalives in %s", ErrConnectionLost, countMax, interval*time.Duration(countMax))
+					c.setLost(err) // before the close, so that sessions ending with it report it
 					c.conn.Close()
-					return fmt.Errorf("%w: no reply to %d keepalives in %s", ErrConnectionLost, countMax, interval*time.Duration(countMax))
+					return err
 				}
 				continue
 			}

@@ -4,21 +4,45 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
 	"os"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
-// Login is a login command running on the remote host under kfwd's wrapper,
-// which installs the browser-opener shims and can be stopped from outside
-// (see loginCommand and stopCommand). It is a Session with a Stop.
+// Login is a login command running on the remote host under kfwd's wrapper.
+// The wrapper installs the browser-opener shims, marks every process of the
+// login with KFWD_SESSION=<id> in its environment, and can be stopped from
+// outside, whole (see loginScript and stopScript). Next to it a lease session
+// tells later kfwds that this login still has an owner (see leaseScript). It
+// is a Session with a Stop.
 type Login struct {
 	*Session
 	t  Target
 	id string
+
+	mu        sync.Mutex
+	closed    bool
+	lease     *Session
+	leaseIn   *io.PipeWriter
+	leaseDone chan struct{}
 }
 
-// StartLogin starts argv on the remote host wrapped by loginCommand, with o
+// Lease timing: kfwd refreshes the lease every leaseInterval; a later kfwd
+// takes a login whose lease is older than leaseStale seconds as abandoned. The
+// lease session starts leaseDelay after the login, off its critical path (most
+// of a login is the user in the browser; a login that ends sooner needs none).
+const (
+	leaseInterval = 3 * time.Second
+	leaseStale    = 10
+	leaseDelay    = time.Second
+)
+
+// StartLogin starts argv on the remote host under the login wrapper, with o
 // for everything but the command line (o.Command is ignored).
 func (c *Client) StartLogin(ctx context.Context, argv []string, o SessionOptions) (*Login, error) {
 	return startLogin(ctx, c, newLoginID(), argv, o)
@@ -30,22 +54,111 @@ func startLogin(ctx context.Context, t Target, id string, argv []string, o Sessi
 	if err != nil {
 		return nil, err
 	}
-	return &Login{Session: s, t: t, id: id}, nil
+	l := &Login{Session: s, t: t, id: id, leaseDone: make(chan struct{})}
+	go l.holdLease(o.Logf)
+	return l, nil
 }
 
-// ID is the login's random session id (names its remote pid file).
+// ID is the login's random session id, its KFWD_SESSION value on the remote.
 func (l *Login) ID() string { return l.id }
 
-// Stop ends the remote login when kfwd gives up on it: an interrupt, then TERM
-// through the wrapper's pid file (sshd refuses signals in root sessions and
-// hangs up only PTY sessions), then closing the session. Each step is bounded,
-// so a dead connection delays the caller by at most a few seconds.
-func (l *Login) Stop() {
+// holdLease runs the lease session (after leaseDelay, unless the login ended
+// first) and feeds it a line every leaseInterval until Close.
+func (l *Login) holdLease(logf func(string, ...any)) {
+	defer close(l.leaseDone)
+	select {
+	case <-time.After(leaseDelay):
+	case <-l.Done():
+		return
+	}
+	pr, pw := io.Pipe()
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return
+	}
+	l.leaseIn = pw
+	l.mu.Unlock()
+	s, err := l.t.Start(context.Background(), SessionOptions{Command: leaseCommand(l.id), Stdin: pr})
+	if err != nil {
+		if logf != nil {
+			logf("login: no lease session (%v); a later kfwd cannot tell this login is owned", err)
+		}
+		return
+	}
+	l.mu.Lock()
+	closed := l.closed
+	l.lease = s
+	l.mu.Unlock()
+	if closed {
+		s.Close()
+		return
+	}
+	t := time.NewTicker(leaseInterval)
+	defer t.Stop()
+	for {
+		if _, err := pw.Write([]byte("\n")); err != nil {
+			return
+		}
+		select {
+		case <-t.C:
+		case <-s.Done():
+			return
+		}
+	}
+}
+
+// Close ends the lease and closes the login's session. A login still running
+// then has no owner: the lease session, seeing its input end, stops it.
+func (l *Login) Close() error {
+	l.mu.Lock()
+	l.closed = true
+	in, lease := l.leaseIn, l.lease
+	l.mu.Unlock()
+	if in != nil {
+		in.Close()
+	}
+	if lease != nil {
+		lease.Close()
+	}
+	return l.Session.Close()
+}
+
+// Stop ends the remote login when kfwd gives up on it, on every exit path but
+// the login's own end: an interrupt, then the stop command (sshd refuses
+// signals in root sessions and hangs up only PTY sessions), then closing the
+// session. Each step is bounded, so a dead connection delays the caller by at
+// most a few seconds. When the connection was lost, Stop reconnects once
+// (bounded by ConnectTimeout, no questions asked) and stops the login over the
+// new connection; the error says when even that failed, and the login is then
+// left to the next kfwd login to the host (see leaseScript).
+func (l *Login) Stop() error {
 	l.Signal(os.Interrupt)
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	l.t.Run(ctx, stopCommand(l.id))
+	_, err := l.t.Run(ctx, stopCommand(l.id))
+	if c, ok := l.t.(*Client); ok && err != nil && c.Lost() != nil {
+		err = l.stopOverNewConnection(c)
+	}
 	l.Close()
+	if err != nil {
+		return fmt.Errorf("stopping the remote login %s: %w", l.id, err)
+	}
+	return nil
+}
+
+// stopOverNewConnection dials the host of lost again and runs the stop
+// command there.
+func (l *Login) stopOverNewConnection(lost *Client) error {
+	c, err := lost.Redial()
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, err = c.Run(ctx, stopCommand(l.id))
+	return err
 }
 
 // newLoginID returns a random hex id for one login.
@@ -59,105 +172,261 @@ func newLoginID() string {
 // BROWSER is pointed at the first one.
 var shimNames = []string{"xdg-open", "open", "sensible-browser", "x-www-browser", "www-browser"}
 
-// shimScript is the body of every opener shim. It takes the first argument
-// that looks like a URL (macOS `open -a Safari URL`), encodes it in base64,
-// or in hex with od when base64 is missing, and writes the kfwd marker (an
-// OSC that terminals ignore, read by callback.Scanner) to the controlling
-// terminal, or to stderr when there is none. It always succeeds so that the
-// CLI goes on to wait for the callback.
+// shimScript is the body of every opener shim; WPID is replaced by the
+// wrapper's pid. It takes the first argument that looks like a URL (macOS
+// `open -a Safari URL`), encodes it in base64, or in hex with od when base64
+// is missing, and writes the kfwd marker (an OSC that terminals ignore, read
+// by callback.Scanner) straight into the wrapper's own standard output
+// (/proc/WPID/fd/1: the session's pipe or terminal), so it reaches kfwd
+// whatever the CLI did with the opener's stdin, stdout, stderr and other
+// descriptors (Go's exec default, Node's stdio 'ignore', Python's close_fds).
+// Without /proc it writes to the controlling terminal, else to stderr. It
+// always succeeds at once so that the CLI goes on to wait for the callback
+// (some wait for the opener to exit before they accept it).
 var shimScript = []string{
 	`#!/bin/sh`,
+	`PATH=$PATH:/usr/bin:/bin`,
 	`u=`,
 	`for a in "$@"; do case $a in *://*) u=$a; break;; esac; done`,
 	`[ -n "$u" ] || u=$1`,
 	`[ -n "$u" ] || exit 0`,
 	`p=$(printf %s "$u" | base64 2>/dev/null | tr -d "\r\n")`,
 	`[ -n "$p" ] || p=h:$(printf %s "$u" | od -An -v -tx1 | tr -d " \n")`,
-	`if ( : >/dev/tty ) 2>/dev/null; then printf "\033]5379;kfwd-open;%s\007" "$p" >/dev/tty; else printf "\033]5379;kfwd-open;%s\007" "$p" >&2; fi`,
+	`m="\033]5379;kfwd-open;%s\007"`,
+	`{ printf "$m" "$p" >/proc/WPID/fd/1; } 2>/dev/null && exit 0`,
+	`if ( : >/dev/tty ) 2>/dev/null; then printf "$m" "$p" >/dev/tty; else printf "$m" "$p" >&2; fi`,
 	`exit 0`,
 }
 
-// loginCommand returns the remote shell command line that installs the
-// browser-opener shims (xdg-open, open, sensible-browser, x-www-browser,
-// www-browser, BROWSER) in a temp dir first in PATH, runs argv, removes the
-// dir, and exits with argv's status (127 if not found).
+// procFunctions are the shell functions the wrapper, the stop command and the
+// lease session share. kfwd_envpids lists the processes (but this shell)
+// whose environment carries KFWD_SESSION=$1: every process of that login,
+// also one reparented to init or in a session of its own. Only the user's
+// own processes' environments are readable, so nobody else's is ever listed.
+// kfwd_wrapper prints the pid of the login's wrapper, from the pid file in its
+// private directory, when that pid is still the wrapper. kfwd_stopid stops a
+// whole login: TERM to the wrapper (which passes it on to its process group)
+// and to everything carrying the id, KILL to what is left after 2 s, then the
+// directory goes.
+const procFunctions = `kfwd_envpids() {
+  [ -d /proc/self ] || return 0
+  for kfwd_f in $(grep -lF -e "KFWD_SESSION=$1" /proc/[0-9]*/environ 2>/dev/null); do
+    kfwd_f=${kfwd_f#/proc/}; kfwd_f=${kfwd_f%/environ}
+    [ "$kfwd_f" = $$ ] || printf '%s ' "$kfwd_f"
+  done
+}
+kfwd_dirs() {
+  for kfwd_f in "${TMPDIR:-/tmp}"/kfwd-$1.*; do
+    [ -d "$kfwd_f" ] && [ -O "$kfwd_f" ] && printf '%s\n' "$kfwd_f"
+  done
+}
+kfwd_wrapper() {
+  kfwd_w=; read -r kfwd_w <"$2/pid" 2>/dev/null
+  case $kfwd_w in ''|*[!0-9]*) return 1;; esac
+  if [ -d /proc/self ]; then
+    grep -qF -e "KFWD_SESSION=$1" "/proc/$kfwd_w/environ" 2>/dev/null || return 1
+  else
+    ps -p "$kfwd_w" -o args= 2>/dev/null | grep -qF kfwd || return 1
+  fi
+  echo "$kfwd_w"
+}
+kfwd_stopid() {
+  for kfwd_g in $(kfwd_dirs "$1"); do
+    kfwd_g=$(kfwd_wrapper "$1" "$kfwd_g") && kill -TERM "$kfwd_g" 2>/dev/null
+  done
+  kfwd_l=$(kfwd_envpids "$1"); kfwd_t=0
+  [ -z "$kfwd_l" ] || kill -TERM $kfwd_l 2>/dev/null
+  while [ -n "$kfwd_l" ] && [ $kfwd_t -lt 20 ]; do
+    sleep 0.1 2>/dev/null || sleep 1
+    kfwd_t=$((kfwd_t+1)); kfwd_l=$(kfwd_envpids "$1")
+  done
+  [ -z "$kfwd_l" ] || kill -KILL $kfwd_l 2>/dev/null
+  for kfwd_g in $(kfwd_dirs "$1"); do rm -rf "$kfwd_g"; done
+}
+`
+
+// loginScript is the wrapper, run by /bin/sh with KFWD_SESSION=<id> in its
+// environment and the login's argv as arguments (those holding a backslash
+// still octal-escaped, see remoteLine). In order:
 //
-// The line is `exec /bin/sh -c '<script>' kfwd <argv...>` on one line with
-// every word single-quoted, so that it means the same to a POSIX login
-// shell, fish and csh; the script itself needs only POSIX sh (dash, bash,
-// busy box), mktemp, chmod, cp, rm, tr and base64 or od. Many CLIs print
-// only part of what they hand to the browser (claude, q): the shims make
-// the full URL reach the Scanner.
-//
-// With an id, the wrapper records its pid in the remote file
-// ${TMPDIR:-/tmp}/kfwd-<id>.pid (removed on exit), and stopCommand(id) is the
-// remote command that stops it. This is how kfwd ends a remote login on Ctrl-C
-// or an error: OpenSSH refuses "signal" requests in root sessions ("session
-// signalling requires privilege separation") and hangs up only sessions that
-// have a PTY. id must be [0-9a-zA-Z] only. The wrapper also exports
-// KFWD_SESSION=<id> to argv.
+//   - decode the arguments;
+//   - create its private directory ${TMPDIR:-/tmp}/kfwd-<id>.XXXXXX (mktemp
+//     -d: mode 0700, a name nobody can guess or take first), removed on exit;
+//   - write the opener shims there (printf is a builtin: only the chmod costs a
+//     process, and the login's start-up is on the critical path), first in
+//     PATH, BROWSER pointing at one;
+//   - run argv in the background, with the shell's stdin (fd 3: a background
+//     job's stdin would be /dev/null), so that the shell can act on signals
+//     while argv runs: a shell runs traps only between commands, and wait is
+//     one it can leave. A session without a PTY gets no hangup from sshd when
+//     kfwd closes it, and a "signal" request reaches only this shell;
+//   - write its pid to the directory's pid file, created exclusively (set -C),
+//     once the traps are set, so a stop never finds a wrapper that cannot act;
+//   - on HUP, INT or TERM stop the whole login: TERM to argv, to the process
+//     group (sshd makes each session its own group, led by this shell, which
+//     the shell checks first) and to every process carrying the id (those
+//     that left the group, reparented to init), then exit with the status the
+//     signal means;
+//   - otherwise exit with argv's status (127 when not found).
+const loginScript = `case $* in *\\*)
+  kfwd_n=$#
+  while [ $kfwd_n -gt 0 ]; do
+    kfwd_a=$1; shift
+    case $kfwd_a in *\\*) kfwd_a=$(printf "$kfwd_a"; echo x); kfwd_a=${kfwd_a%x};; esac
+    set -- "$@" "$kfwd_a"; kfwd_n=$((kfwd_n-1))
+  done;;
+esac
+kfwd_i=$KFWD_SESSION
+kfwd_d=$(mktemp -d "${TMPDIR:-/tmp}/kfwd-$kfwd_i.XXXXXX" 2>/dev/null || mktemp -d -t "kfwd-$kfwd_i" 2>/dev/null) || kfwd_d=
+trap '[ -z "$kfwd_d" ] || rm -rf "$kfwd_d"' EXIT
+if [ -n "$kfwd_d" ] && [ -d "$kfwd_d" ]; then
+  for kfwd_n in SHIMNAMES; do printf '%s\n' SHIMLINES >"$kfwd_d/$kfwd_n"; done
+  chmod 755 "$kfwd_d"/*
+  PATH="$kfwd_d:$PATH"; BROWSER="$kfwd_d/xdg-open"; export PATH BROWSER
+fi
+PROCFUNCTIONS
+kfwd_stop() {
+  kfwd_x=$1
+  trap '' HUP INT TERM
+  kill -TERM $kfwd_p 2>/dev/null
+  kfwd_g=; { read -r kfwd_g </proc/$$/stat; } 2>/dev/null
+  kfwd_g=${kfwd_g##*) }; kfwd_g=${kfwd_g#* }; kfwd_g=${kfwd_g#* }; kfwd_g=${kfwd_g%% *}
+  [ "$kfwd_g" != $$ ] || kill -TERM -$$ 2>/dev/null
+  kfwd_l=$(kfwd_envpids "$kfwd_i")
+  [ -z "$kfwd_l" ] || kill -TERM $kfwd_l 2>/dev/null
+}
+kfwd_x=; kfwd_p=
+trap 'kfwd_stop 129' HUP
+trap 'kfwd_stop 130' INT
+trap 'kfwd_stop 143' TERM
+exec 3<&0; "$@" <&3 3<&- & kfwd_p=$!; exec 3<&-
+[ -z "$kfwd_d" ] || { set -C; echo $$ >"$kfwd_d/pid"; set +C; } 2>/dev/null
+wait $kfwd_p; kfwd_s=$?
+while kill -0 $kfwd_p 2>/dev/null; do wait $kfwd_p; kfwd_s=$?; done
+[ -z "$kfwd_x" ] || kfwd_s=$kfwd_x
+exit $kfwd_s
+`
+
+// stopScript stops the login whose id is $1 (kfwd_stopid).
+const stopScript = `PROCFUNCTIONS
+kfwd_stopid "$1"
+exit 0
+`
+
+// leaseScript is the lease session of login $KFWD_SESSION. It first stops
+// the logins of earlier kfwds that nobody owns any more: the user's own
+// directories of other ids whose lease is older than leaseStale seconds, or
+// that have no lease and whose wrapper is gone. Then, for each line kfwd
+// sends, it writes the remote clock (date +%s) to its login's lease file.
+// When its input ends without the login having ended (kfwd closed it, or the
+// connection dropped), the login has no owner: it stops it.
+const leaseScript = `PROCFUNCTIONS
+kfwd_i=$KFWD_SESSION; kfwd_now=
+for kfwd_d in "${TMPDIR:-/tmp}"/kfwd-*.*; do
+  [ -d "$kfwd_d" ] && [ -O "$kfwd_d" ] || continue
+  kfwd_j=${kfwd_d##*/kfwd-}; kfwd_j=${kfwd_j%%.*}
+  case $kfwd_j in "$kfwd_i"|''|*[!0-9a-f]*) continue;; esac
+  kfwd_v=; read -r kfwd_v <"$kfwd_d/lease" 2>/dev/null
+  case $kfwd_v in
+  ''|*[!0-9]*) kfwd_wrapper "$kfwd_j" "$kfwd_d" >/dev/null && continue
+     [ -f "$kfwd_d/pid" ] || continue;;
+  *) [ -n "$kfwd_now" ] || kfwd_now=$(date +%s)
+     [ $((kfwd_now - kfwd_v)) -gt LEASESTALE ] || continue;;
+  esac
+  kfwd_stopid "$kfwd_j"
+done
+while read -r kfwd_v; do
+  kfwd_v=$(date +%s)
+  for kfwd_d in $(kfwd_dirs "$kfwd_i"); do echo "$kfwd_v" >"$kfwd_d/lease"; done 2>/dev/null
+done
+[ -z "$(kfwd_dirs "$kfwd_i")" ] || kfwd_stopid "$kfwd_i"
+exit 0
+`
+
+// loginCommand returns the remote command line of the wrapper around argv
+// for login id (hex).
 func loginCommand(argv []string, id string) string {
-	var b strings.Builder
-	if id != "" {
-		b.WriteString(`kfwd_f="${TMPDIR:-/tmp}/kfwd-` + id + `.pid"; `)
-		// The agreed marker: every process of the login carries it in its
-		// environment, so that the listener watch (see Watch) finds them.
-		b.WriteString(`KFWD_SESSION=` + id + `; export KFWD_SESSION; `)
-	} else {
-		b.WriteString(`kfwd_f=; `)
-	}
-	b.WriteString(`kfwd_d=$(mktemp -d 2>/dev/null || mktemp -d -t kfwd 2>/dev/null) || kfwd_d=; `)
-	b.WriteString(`trap 'rm -rf ${kfwd_d:+"$kfwd_d"} ${kfwd_f:+"$kfwd_f"}' EXIT; `)
-	b.WriteString(`if [ -n "$kfwd_d" ] && [ -d "$kfwd_d" ]; then `)
-
-	// printf is a builtin: writing each shim costs no process, only the
-	// chmod does (the login's start-up is on the critical path).
-	b.WriteString(`for kfwd_n in`)
-	for _, n := range shimNames {
-		b.WriteString(" " + n)
-	}
-	b.WriteString(`; do printf '%s\n'`)
+	var lines strings.Builder
 	for _, l := range shimScript {
-		b.WriteString(" ")
-		b.WriteString(ShellQuote(l))
+		lines.WriteString(" ")
+		if strings.Contains(l, "WPID") {
+			// Double-quoted, so that the wrapper puts its own pid in.
+			l = strings.NewReplacer(`\`, `\\`, `"`, `\"`, "$", `\$`, "`", "\\`").Replace(l)
+			lines.WriteString(`"` + strings.ReplaceAll(l, "WPID", "$$") + `"`)
+			continue
+		}
+		lines.WriteString(ShellQuote(l))
 	}
-	b.WriteString(` >"$kfwd_d/$kfwd_n"; done; chmod 755 "$kfwd_d"/*; `)
-	b.WriteString(`PATH="$kfwd_d:$PATH"; BROWSER="$kfwd_d/xdg-open"; export PATH BROWSER; `)
-	b.WriteString(`fi; `)
-	// Not exec: the EXIT trap must run after argv ends. argv runs in the
-	// background with the shell's stdin (fd 3: a background job's stdin would
-	// be /dev/null) so that the shell can act on signals while argv runs: a
-	// shell runs traps only between commands, and `wait` is one it can leave.
-	// A session without a PTY gets no hangup from sshd when kfwd closes it, and
-	// a "signal" request reaches only this shell, so the shell passes HUP, INT
-	// and TERM on to argv as TERM (a background job ignores INT) and exits with
-	// the status the signal means.
-	b.WriteString(`kfwd_x=; kfwd_p=; `)
-	b.WriteString(`trap 'kfwd_x=129; kill -TERM $kfwd_p 2>/dev/null' HUP; `)
-	b.WriteString(`trap 'kfwd_x=130; kill -TERM $kfwd_p 2>/dev/null' INT; `)
-	b.WriteString(`trap 'kfwd_x=143; kill -TERM $kfwd_p 2>/dev/null' TERM; `)
-	b.WriteString(`exec 3<&0; "$@" <&3 3<&- & kfwd_p=$!; exec 3<&-; `)
-	// The pid file appears only once the traps are set and argv runs, so a stop
-	// never finds a wrapper that cannot pass it on.
-	b.WriteString(`[ -z "$kfwd_f" ] || echo $$ >"$kfwd_f" 2>/dev/null || kfwd_f=; `)
-	b.WriteString(`wait $kfwd_p; kfwd_s=$?; `)
-	b.WriteString(`while kill -0 $kfwd_p 2>/dev/null; do wait $kfwd_p; kfwd_s=$?; done; `)
-	b.WriteString(`[ -z "$kfwd_x" ] || kfwd_s=$kfwd_x; exit $kfwd_s`)
-
-	var cmd strings.Builder
-	cmd.WriteString("exec /bin/sh -c ")
-	cmd.WriteString(ShellQuote(b.String()))
-	cmd.WriteString(" kfwd")
-	for _, a := range argv {
-		cmd.WriteString(" ")
-		cmd.WriteString(ShellQuote(a))
-	}
-	return cmd.String()
+	script := strings.NewReplacer(
+		"SHIMNAMES", strings.Join(shimNames, " "),
+		"SHIMLINES", lines.String(),
+		"PROCFUNCTIONS", procFunctions,
+	).Replace(loginScript)
+	return remoteLine(id, script, argv)
 }
 
-// stopCommand returns the remote command that sends TERM to the login wrapped
-// by loginCommand(argv, id); the wrapper passes it on and exits.
+// stopCommand returns the remote command line that stops login id whole.
 func stopCommand(id string) string {
-	script := `f="${TMPDIR:-/tmp}/kfwd-` + id + `.pid"; [ -f "$f" ] && kill -TERM "$(cat "$f")" 2>/dev/null; exit 0`
-	return "exec /bin/sh -c " + ShellQuote(script)
+	return remoteLine("", strings.Replace(stopScript, "PROCFUNCTIONS", procFunctions, 1), []string{id})
 }
+
+// leaseCommand returns the remote command line of login id's lease session.
+func leaseCommand(id string) string {
+	return remoteLine(id, strings.NewReplacer("PROCFUNCTIONS", procFunctions, "LEASESTALE", strconv.Itoa(leaseStale)).Replace(leaseScript), nil)
+}
+
+// remoteLine returns the command line that runs script with /bin/sh, args as
+// its positional parameters and, when id is set, KFWD_SESSION=id in its
+// environment:
+//
+//	exec [env KFWD_SESSION=id] /bin/sh -c 'kfwd_s=$1; shift; eval "$(printf "$kfwd_s")"' kfwd 'SCRIPT' 'ARG'...
+//
+// sshd hands the line to the user's login shell, and shells disagree about
+// quoting: fish reads \\ and \' inside single quotes (an argument ending in \
+// would end the quoting), csh and tcsh expand ! and end at a newline even
+// there. So every word is single-quoted and holds only printable ASCII other
+// than ', \, ! and %, everything else written as a \ooo octal escape, which
+// sh, dash, bash, zsh, fish, csh and tcsh all pass through unchanged. /bin/sh's
+// printf builtin turns the script back into bytes; arguments are decoded by
+// the script only when they hold an escape (loginScript), so a plain argv
+// costs no process.
+func remoteLine(id, script string, args []string) string {
+	var b strings.Builder
+	b.WriteString("exec ")
+	if id != "" {
+		b.WriteString("env KFWD_SESSION=" + id + " ")
+	}
+	b.WriteString(`/bin/sh -c 'kfwd_s=$1; shift; eval "$(printf "$kfwd_s")"' kfwd `)
+	b.WriteString(octalQuote(script))
+	for _, a := range args {
+		b.WriteString(" ")
+		b.WriteString(octalQuote(a))
+	}
+	return b.String()
+}
+
+// octalQuote single-quotes s for remoteLine, escaping every byte outside
+// printable ASCII and ', \, ! and % as \ooo. An escaped word that starts with
+// - has the - escaped too, so that printf does not take it for an option.
+func octalQuote(s string) string {
+	safe := func(c byte) bool { return c >= 0x20 && c < 0x7f && !strings.ContainsRune(`'\!%`, rune(c)) }
+	escaped := false
+	for i := 0; i < len(s); i++ {
+		escaped = escaped || !safe(s[i])
+	}
+	var b strings.Builder
+	b.WriteByte('\'')
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !safe(c) || (escaped && i == 0 && c == '-') {
+			fmt.Fprintf(&b, `\%03o`, c)
+			continue
+		}
+		b.WriteByte(c)
+	}
+	b.WriteByte('\'')
+	return b.String()
+}
+
+// errNoRedial is returned by Redial for a Client not made by Dial.
+var errNoRedial = errors.New("no dial options to reconnect with")

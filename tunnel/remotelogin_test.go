@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/creack/pty"
+	"github.com/kfwd/kfwd/internal/testutil"
 )
 
 const testAuthURL = "https://auth.example.net/authorize?client_id=c&redirect_uri=http%3A%2F%2F127.0.0.1%3A49153%2Fcb&state=s1"
@@ -202,7 +204,7 @@ func TestLoginCommandQuoting(t *testing.T) {
 // URL then travels hex-encoded (od).
 func TestLoginCommandHexFallback(t *testing.T) {
 	bin := t.TempDir()
-	for _, tool := range []string{"mktemp", "chmod", "cp", "rm", "tr", "od", "dirname"} {
+	for _, tool := range []string{"mktemp", "chmod", "rm", "tr", "od", "dirname", "env", "grep", "sleep"} {
 		p, err := exec.LookPath(tool)
 		if err != nil {
 			t.Fatalf("no %s", tool)
@@ -261,44 +263,88 @@ func TestLoginCommandHangup(t *testing.T) {
 	t.Errorf("shim dir %s left after hangup", dirName)
 }
 
+// loginDir waits for the private directory of login id under tmp and
+// returns it once its pid file is there.
+func loginDir(t *testing.T, tmp, id string) string {
+	t.Helper()
+	for i := 0; ; i++ {
+		m, _ := filepath.Glob(filepath.Join(tmp, "kfwd-"+id+".*", "pid"))
+		if len(m) == 1 {
+			return filepath.Dir(m[0])
+		}
+		if i > 500 {
+			t.Fatalf("the wrapper wrote no pid file (found %q)", m)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// startWrapped starts loginCommand(argv, id) with sh in a session of its own
+// without a terminal, as sshd runs a session without a PTY.
+func startWrapped(t *testing.T, tmp, id string, argv ...string) (*exec.Cmd, *testutil.SyncBuffer) {
+	t.Helper()
+	cmd := exec.Command("sh", "-c", loginCommand(argv, id))
+	cmd.Env = append(os.Environ(), "TMPDIR="+tmp)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	out := &testutil.SyncBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill() })
+	return cmd, out
+}
+
+func runStop(t *testing.T, tmp, id string) {
+	t.Helper()
+	stop := exec.Command("sh", "-c", stopCommand(id))
+	stop.Env = append(os.Environ(), "TMPDIR="+tmp)
+	if out, err := stop.CombinedOutput(); err != nil {
+		t.Fatalf("stop command: %v: %s", err, out)
+	}
+}
+
+func waitExit(t *testing.T, cmd *exec.Cmd) int {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			return ee.ExitCode()
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return 0
+	case <-time.After(10 * time.Second):
+		t.Fatal("the wrapper did not exit")
+	}
+	return -1
+}
+
 // TestLoginStop runs a wrapped login without a terminal, as a session without
 // a PTY does, and stops it from outside with stopCommand: the wrapper and the
-// login end, the pid file goes, and the status says TERM.
+// login end, the private directory goes, and the status says TERM.
 func TestLoginStop(t *testing.T) {
 	tmp := t.TempDir()
 	id := newLoginID()
 	marker := filepath.Join(tmp, "still-running")
 	// The "login" touches a file after a while; it must never get there.
-	cmd := exec.Command("sh", "-c", loginCommand([]string{"sh", "-c", "sleep 1; touch " + marker}, id))
-	cmd.Env = append(os.Environ(), "TMPDIR="+tmp)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
+	cmd, _ := startWrapped(t, tmp, id, "sh", "-c", "sleep 1; touch "+marker)
+	dir := loginDir(t, tmp, id)
+	if fi, err := os.Stat(dir); err != nil || fi.Mode().Perm() != 0o700 {
+		t.Errorf("private dir %s: %v %v, want mode 0700", dir, fi.Mode(), err)
 	}
-	pidFile := filepath.Join(tmp, "kfwd-"+id+".pid")
-	for i := 0; ; i++ {
-		if _, err := os.Stat(pidFile); err == nil {
-			break
-		}
-		if i > 200 {
-			t.Fatal("the wrapper wrote no pid file")
-		}
-		time.Sleep(10 * time.Millisecond)
+	runStop(t, tmp, id)
+	if st := waitExit(t, cmd); st != 143 {
+		t.Fatalf("wrapper ended with %d, want exit status 143", st)
 	}
-	stop := exec.Command("sh", "-c", stopCommand(id))
-	stop.Env = cmd.Env
-	if out, err := stop.CombinedOutput(); err != nil {
-		t.Fatalf("stop command: %v: %s", err, out)
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Errorf("private dir left behind: %v", err)
 	}
-	err := cmd.Wait()
-	var ee *exec.ExitError
-	if !errors.As(err, &ee) || ee.ExitCode() != 143 {
-		t.Fatalf("wrapper ended with %v, want exit status 143", err)
-	}
-	if _, err := os.Stat(pidFile); !os.IsNotExist(err) {
-		t.Errorf("pid file left behind: %v", err)
-	}
-	time.Sleep(2 * time.Second)
+	time.Sleep(1500 * time.Millisecond)
 	if _, err := os.Stat(marker); err == nil {
 		t.Error("the wrapped login kept running after the stop command")
 	}
@@ -331,5 +377,180 @@ func TestShellQuote(t *testing.T) {
 	}
 	if q := ShellQuote("host.example.com"); q != "host.example.com" {
 		t.Errorf("ShellQuote quotes a plain word: %s", q)
+	}
+}
+
+// hostileArgs are arguments that broke or subverted the wrapper's command
+// line under some login shell (fish took C:\dir\'s last \ as escaping the
+// closing quote; csh and tcsh expand ! and end at a newline).
+var hostileArgs = []string{`C:\dir\`, `\`, `\\`, `\'`, "a'b", "'", "!x", "!!", "$(touch /tmp/kfwd-pwned)", "`id`",
+	"line\nbreak\n", "tab\there", "ünï", "%s%d", "-n", `-n\x`, "-e", "--", "", "*", "~", "{a,b}", `"; touch /tmp/kfwd-pwned2; "`}
+
+// TestLoginCommandEveryLoginShell runs the wrapper's line the way sshd does,
+// `SHELL -c LINE`, under every login shell kfwd supports: the login must get
+// exactly its argv, whatever the shell.
+func TestLoginCommandEveryLoginShell(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "args")
+	os.WriteFile(p, []byte("#!/bin/sh\nprintf '<%s>' \"$@\"\n"), 0o755)
+	want := ""
+	for _, a := range hostileArgs {
+		want += "<" + a + ">"
+	}
+	for _, sh := range []string{"sh", "dash", "bash", "zsh", "fish", "csh", "tcsh", "busybox"} {
+		path, err := exec.LookPath(sh)
+		if err != nil {
+			t.Errorf("%s is not installed (.ci/run installs it)", sh)
+			continue
+		}
+		args := []string{"-c", loginCommand(append([]string{p}, hostileArgs...), newLoginID())}
+		if sh == "busybox" {
+			args = append([]string{"sh"}, args...)
+		}
+		cmd := exec.Command(path, args...)
+		cmd.Env = append(os.Environ(), "HOME="+dir)
+		out, err := cmd.CombinedOutput()
+		if err != nil || string(out) != want {
+			t.Errorf("%s: %v\n got %q\nwant %q", sh, err, out, want)
+		}
+	}
+	for _, f := range []string{"/tmp/kfwd-pwned", "/tmp/kfwd-pwned2"} {
+		if _, err := os.Stat(f); err == nil {
+			os.Remove(f)
+			t.Errorf("an argument ran a command (%s exists)", f)
+		}
+	}
+}
+
+// TestLoginCommandStopLineEveryShell: the stop command also goes through the
+// login shell.
+func TestStopCommandEveryLoginShell(t *testing.T) {
+	for _, sh := range []string{"fish", "csh", "tcsh", "zsh"} {
+		out, err := exec.Command(sh, "-c", stopCommand(newLoginID())).CombinedOutput()
+		if err != nil || len(out) != 0 {
+			t.Errorf("%s: %v %q", sh, err, out)
+		}
+	}
+}
+
+// pidsIn reads "name=pid" lines from the login's output.
+func pidsIn(t *testing.T, out func() string, names ...string) map[string]int {
+	t.Helper()
+	pids := map[string]int{}
+	deadline := time.Now().Add(10 * time.Second)
+	for len(pids) < len(names) && time.Now().Before(deadline) {
+		for _, n := range names {
+			if m := regexp.MustCompile(n + `=(\d+)`).FindStringSubmatch(out()); m != nil {
+				var p int
+				fmt.Sscan(m[1], &p)
+				pids[n] = p
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if len(pids) < len(names) {
+		t.Fatalf("pids %v, want %v, output %q", pids, names, out())
+	}
+	return pids
+}
+
+func alive(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	return err == nil && !strings.Contains(string(b), ") Z ")
+}
+
+// TestLoginStopWholeTree: a login that is a wrapper script starting the real
+// CLI in the background (as gcloud's shell script runs python), and one that
+// left its process group and session (setsid), are all stopped, by the
+// stop command and by a hangup of the wrapper.
+func TestLoginStopWholeTree(t *testing.T) {
+	for _, how := range []string{"stop command", "TERM to the wrapper"} {
+		t.Run(how, func(t *testing.T) {
+			tmp := t.TempDir()
+			id := newLoginID()
+			script := filepath.Join(tmp, "cli-wrapper")
+			os.WriteFile(script, []byte("#!/bin/sh\nsleep 300 & echo child=$!\nsetsid sleep 301 & echo escaped=$!\nwait\n"), 0o755)
+			cmd, out := startWrapped(t, tmp, id, script)
+			dir := loginDir(t, tmp, id)
+			pids := pidsIn(t, func() string { return out.String() }, "child", "escaped")
+			for n, p := range pids {
+				if !alive(p) {
+					t.Fatalf("%s %d not running", n, p)
+				}
+			}
+			if how == "stop command" {
+				runStop(t, tmp, id)
+			} else {
+				cmd.Process.Signal(syscall.SIGTERM)
+			}
+			waitExit(t, cmd)
+			deadline := time.Now().Add(5 * time.Second)
+			for n, p := range pids {
+				for alive(p) && time.Now().Before(deadline) {
+					time.Sleep(20 * time.Millisecond)
+				}
+				if alive(p) {
+					syscall.Kill(p, syscall.SIGKILL)
+					t.Errorf("%s (pid %d) of the login still runs after the stop", n, p)
+				}
+			}
+			if _, err := os.Stat(dir); !os.IsNotExist(err) {
+				t.Errorf("private dir left behind: %v", err)
+			}
+		})
+	}
+}
+
+// TestStopCommandChecksPid: a pid file that names another process (not the
+// wrapper any more) is not acted on; the login is still stopped through its
+// environment marker.
+func TestStopCommandChecksPid(t *testing.T) {
+	tmp := t.TempDir()
+	id := newLoginID()
+	bystander := exec.Command("sleep", "30")
+	bystander.Start()
+	defer bystander.Process.Kill()
+	cmd, _ := startWrapped(t, tmp, id, "sleep", "60")
+	dir := loginDir(t, tmp, id)
+	if err := os.WriteFile(filepath.Join(dir, "pid"), []byte(fmt.Sprintf("%d\n", bystander.Process.Pid)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	runStop(t, tmp, id)
+	waitExit(t, cmd)
+	if !alive(bystander.Process.Pid) {
+		t.Error("the stop command signalled the process its pid file named, which is not the wrapper")
+	}
+}
+
+// TestPidFileExclusive: the wrapper does not write through a pid file that
+// is already there (a symlink planted in its directory, say).
+func TestPidFileExclusive(t *testing.T) {
+	out, err := exec.Command("sh", "-c", `d=$(mktemp -d); ln -s "$d/target" "$d/pid"; { set -C; echo $$ >"$d/pid"; set +C; } 2>/dev/null; [ -e "$d/target" ] && echo written; rm -rf "$d"`).CombinedOutput()
+	if err != nil || strings.Contains(string(out), "written") {
+		t.Errorf("noclobber did not refuse: %v %q", err, out)
+	}
+	if !strings.Contains(loginScript, `set -C; echo $$ >"$kfwd_d/pid"`) {
+		t.Error("the wrapper no longer creates its pid file with set -C")
+	}
+}
+
+// TestOpenerClosedDescriptors: a CLI that starts its opener with stdin,
+// stdout and stderr at /dev/null and every other descriptor closed (Go's
+// exec default, Node's stdio 'ignore', Python's close_fds) still gets its URL
+// to kfwd, with and without a terminal, and the opener exits 0 at once.
+func TestOpenerClosedDescriptors(t *testing.T) {
+	dir := t.TempDir()
+	cli := filepath.Join(dir, "cli")
+	os.WriteFile(cli, []byte("#!/bin/sh\nexec 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&-\n"+
+		`xdg-open "$1" </dev/null >/dev/null 2>&1; echo "opener=$?"`+"\n"+
+		`"$BROWSER" "$1" <&- >&- 2>&-; echo "browser=$?"`+"\n"), 0o755)
+	for _, usePTY := range []bool{false, true} {
+		show, urls, status := runWrapped(t, "sh", loginCommand([]string{cli, testAuthURL}, newLoginID()), usePTY, nil)
+		if status != 0 || !strings.Contains(show, "opener=0") || !strings.Contains(show, "browser=0") {
+			t.Errorf("pty %v: status %d output %q", usePTY, status, show)
+		}
+		if len(urls) != 2 || urls[0] != testAuthURL || urls[1] != testAuthURL {
+			t.Errorf("pty %v: URLs %q, want the URL twice", usePTY, urls)
+		}
 	}
 }

@@ -109,7 +109,13 @@ func (c *Client) Start(ctx context.Context, o SessionOptions) (*Session, error) 
 	if err != nil {
 		return fail(fmt.Errorf("starting remote command: %w", err))
 	}
-	s.run(stdin, func() (int, error) { return waitStatus(ss.Wait()) }, func() { stop() })
+	s.run(stdin, func() (int, error) {
+		status, err := waitStatus(ss.Wait())
+		if lost := c.Lost(); err != nil && lost != nil {
+			err = lost // not x/crypto's "wait: remote command exited without exit status"
+		}
+		return status, err
+	}, func() { stop() })
 	return s, nil
 }
 

@@ -168,6 +168,13 @@ type remoteLogin struct {
 	cleanups []func() // in reverse order of setup
 }
 
+// stop stops the remote login and says so when it could not.
+func (r *remoteLogin) stop() {
+	if err := r.sess.Stop(); err != nil {
+		r.e.ui.noticef("could not stop the remote login (%v); the next kfwd login to %s stops it", err, r.where)
+	}
+}
+
 // start starts the login in a PTY when stdin is a terminal (which it puts in
 // raw mode and whose resizes it follows), else with plain pipes, and feeds
 // its output through scanners that send to events.
@@ -228,11 +235,18 @@ func (r *remoteLogin) wait(ctx context.Context) error {
 	select {
 	case res = <-done:
 	case <-ctx.Done():
-		r.sess.Stop()
+		r.stop()
+		if lost := tunnel.LostConnection(r.target); lost != nil {
+			return lost
+		}
 		return context.Cause(ctx)
 	}
 	for _, f := range r.feeds {
 		f.Close()
+	}
+	if lost := tunnel.LostConnection(r.target); lost != nil {
+		r.stop()
+		return lost
 	}
 	if res.err != nil {
 		return causeOr(ctx, fmt.Errorf("remote login on %s: %w", r.where, res.err))
