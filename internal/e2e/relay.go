@@ -19,6 +19,8 @@ type Relay struct {
 	target    string
 	delay     time.Duration
 	blackhole atomic.Bool
+	accepted  atomic.Int64 // connections accepted so far
+	cutUpTo   atomic.Int64 // connections numbered up to this are blackholed
 	l         net.Listener
 
 	mu     sync.Mutex
@@ -82,6 +84,13 @@ func (r *Relay) Flows() []*Flow {
 // SetBlackhole turns the silent network on or off.
 func (r *Relay) SetBlackhole(on bool) { r.blackhole.Store(on) }
 
+// silenced reports whether connection n is blackholed.
+func (r *Relay) silenced(n int64) bool { return r.blackhole.Load() || n <= r.cutUpTo.Load() }
+
+// BlackholeExisting silences the connections open now for good, while new ones work: a network
+// that dropped a NAT mapping, so that a reconnect succeeds.
+func (r *Relay) BlackholeExisting() { r.cutUpTo.Store(r.accepted.Load()) }
+
 // Close stops the relay and closes every relayed connection.
 func (r *Relay) Close() {
 	r.mu.Lock()
@@ -123,6 +132,7 @@ func (r *Relay) accept() {
 		r.mu.Lock()
 		r.flows = append(r.flows, flow)
 		r.mu.Unlock()
+		n := r.accepted.Add(1)
 		r.wg.Add(1)
 		go func() {
 			defer r.wg.Done()
@@ -136,8 +146,8 @@ func (r *Relay) accept() {
 				return
 			}
 			var pw sync.WaitGroup
-			pw.Go(func() { r.pipe(up, c, flow, true) })
-			pw.Go(func() { r.pipe(c, up, flow, false) })
+			pw.Go(func() { r.pipe(up, c, flow, true, n) })
+			pw.Go(func() { r.pipe(c, up, flow, false, n) })
 			pw.Wait()
 		}()
 	}
@@ -150,10 +160,12 @@ type chunk struct {
 }
 
 // pipe copies src to dst, delaying each chunk by r.delay without limiting throughput, and dropping
-// bytes while the blackhole is on. fromClient says which way it copies, for flow's round count.
-func (r *Relay) pipe(dst, src net.Conn, flow *Flow, fromClient bool) {
+// bytes while the blackhole is on (or connection n is silenced). fromClient says which way it
+// copies, for flow's round count.
+func (r *Relay) pipe(dst, src net.Conn, flow *Flow, fromClient bool, n int64) {
 	defer func() {
-		if tc, ok := dst.(*net.TCPConn); ok {
+		// A silent network carries no FIN either: the other side must not learn of the close.
+		if tc, ok := dst.(*net.TCPConn); ok && !r.silenced(n) {
 			tc.CloseWrite()
 		}
 	}()
@@ -162,15 +174,15 @@ func (r *Relay) pipe(dst, src net.Conn, flow *Flow, fromClient bool) {
 		defer close(chunks)
 		buf := make([]byte, 32<<10)
 		for {
-			n, err := src.Read(buf)
-			if n > 0 && !r.blackhole.Load() {
+			k, err := src.Read(buf)
+			if k > 0 && !r.silenced(n) {
 				flow.mu.Lock()
 				round := flow.toServer
 				if fromClient {
 					round = flow.toClient + 1
 				}
 				flow.mu.Unlock()
-				chunks <- chunk{b: append([]byte(nil), buf[:n]...), at: time.Now().Add(r.delay), round: round}
+				chunks <- chunk{b: append([]byte(nil), buf[:k]...), at: time.Now().Add(r.delay), round: round}
 			}
 			if err != nil {
 				return

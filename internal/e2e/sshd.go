@@ -39,6 +39,9 @@ type SSHDOptions struct {
 	// mounted with these options in sshd's mount namespace: "subset=pid"
 	// hides /proc/net as a hardened host does (systemd's ProcSubset=pid).
 	ProcMount string
+	// LoginShell, when set, is root's login shell for this sshd: `ip netns exec` bind-mounts
+	// /etc/netns/NAME/passwd over /etc/passwd for the processes it starts, so only this sshd sees it.
+	LoginShell string
 }
 
 // SSHD is a real OpenSSH server running in a test namespace.
@@ -152,6 +155,9 @@ func StartSSHD(t testing.TB, ns *Netns, opts SSHDOptions) *SSHD {
 	s.ConfigFile = filepath.Join(dir, "sshd_config")
 	writeFile(t, s.ConfigFile, strings.Join(cfg, "\n")+"\n")
 
+	if opts.LoginShell != "" {
+		setLoginShell(t, ns, opts.LoginShell)
+	}
 	s.log = &syncBuffer{}
 	s.cmd = ns.Command(context.Background(), SSHDPath, "-D", "-e", "-f", s.ConfigFile)
 	// ip netns exec runs each command in a mount namespace of its own: what
@@ -366,4 +372,28 @@ func withSessionEnv(extra []string) []string {
 		out = append(out, "SetEnv "+sessionEnv)
 	}
 	return out
+}
+
+// setLoginShell writes /etc/netns/NAME/passwd: /etc/passwd with root's shell replaced.
+func setLoginShell(t testing.TB, ns *Netns, shell string) {
+	t.Helper()
+	b, err := os.ReadFile("/etc/passwd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(string(b), "\n")
+	for i, l := range lines {
+		if f := strings.Split(l, ":"); len(f) == 7 && f[0] == "root" {
+			f[6] = shell
+			lines[i] = strings.Join(f, ":")
+		}
+	}
+	dir := filepath.Join("/etc/netns", ns.Name)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.WriteFile(filepath.Join(dir, "passwd"), []byte(strings.Join(lines, "\n")), 0o644); err != nil {
+		t.Fatal(err)
+	}
 }
