@@ -35,11 +35,14 @@ type Login struct {
 // Lease timing: kfwd refreshes the lease every leaseInterval; a later kfwd
 // takes a login whose lease is older than leaseStale seconds as abandoned. The
 // lease session starts leaseDelay after the login, off its critical path (most
-// of a login is the user in the browser; a login that ends sooner needs none).
+// of a login is the user in the browser; a login that ends sooner needs none),
+// and late enough not to compete with the login's own shell start-up: a
+// session runs the user's shell start-up files (bash sources .bashrc under
+// sshd), which can be slow or, like pyenv's rehash lock, serialise sessions.
 const (
 	leaseInterval = 3 * time.Second
 	leaseStale    = 10
-	leaseDelay    = time.Second
+	leaseDelay    = 5 * time.Second
 )
 
 // StartLogin starts argv on the remote host under the login wrapper, with o
@@ -210,7 +213,7 @@ var shimScript = []string{
 // directory goes.
 const procFunctions = `kfwd_envpids() {
   [ -d /proc/self ] || return 0
-  for kfwd_f in $(grep -lF -e "KFWD_SESSION=$1" /proc/[0-9]*/environ 2>/dev/null); do
+  for kfwd_f in $(grep -lzxF -e "KFWD_SESSION=$1" /proc/[0-9]*/environ 2>/dev/null); do
     kfwd_f=${kfwd_f#/proc/}; kfwd_f=${kfwd_f%/environ}
     [ "$kfwd_f" = $$ ] || printf '%s ' "$kfwd_f"
   done
@@ -224,7 +227,7 @@ kfwd_wrapper() {
   kfwd_w=; read -r kfwd_w <"$2/pid" 2>/dev/null
   case $kfwd_w in ''|*[!0-9]*) return 1;; esac
   if [ -d /proc/self ]; then
-    grep -qF -e "KFWD_SESSION=$1" "/proc/$kfwd_w/environ" 2>/dev/null || return 1
+    grep -qzxF -e "KFWD_SESSION=$1" "/proc/$kfwd_w/environ" 2>/dev/null || return 1
   else
     ps -p "$kfwd_w" -o args= 2>/dev/null | grep -qF kfwd || return 1
   fi

@@ -285,6 +285,9 @@ func startWrapped(t *testing.T, tmp, id string, argv ...string) (*exec.Cmd, *tes
 	t.Helper()
 	cmd := exec.Command("sh", "-c", loginCommand(argv, id))
 	cmd.Env = append(os.Environ(), "TMPDIR="+tmp)
+	if remotePath != "" {
+		cmd.Env = append(cmd.Env, "PATH="+remotePath)
+	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	out := &testutil.SyncBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
@@ -295,10 +298,36 @@ func startWrapped(t *testing.T, tmp, id string, argv ...string) (*exec.Cmd, *tes
 	return cmd, out
 }
 
+// remotePath, when set, is the PATH of the wrapped logins and stop commands
+// (a BusyBox-only remote).
+var remotePath string
+
+// busyboxPath returns a directory of BusyBox applet links, a remote with
+// BusyBox's tools only.
+func busyboxPath(t *testing.T) string {
+	t.Helper()
+	bb, err := exec.LookPath("busybox")
+	if err != nil {
+		t.Fatalf("busybox is not installed (.ci/run installs it): %v", err)
+	}
+	out, err := exec.Command(bb, "--list").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	for _, a := range strings.Fields(string(out)) {
+		os.Symlink(bb, filepath.Join(dir, a))
+	}
+	return dir
+}
+
 func runStop(t *testing.T, tmp, id string) {
 	t.Helper()
 	stop := exec.Command("sh", "-c", stopCommand(id))
 	stop.Env = append(os.Environ(), "TMPDIR="+tmp)
+	if remotePath != "" {
+		stop.Env = append(stop.Env, "PATH="+remotePath)
+	}
 	if out, err := stop.CombinedOutput(); err != nil {
 		t.Fatalf("stop command: %v: %s", err, out)
 	}
@@ -464,8 +493,13 @@ func alive(pid int) bool {
 // left its process group and session (setsid), are all stopped, by the
 // stop command and by a hangup of the wrapper.
 func TestLoginStopWholeTree(t *testing.T) {
-	for _, how := range []string{"stop command", "TERM to the wrapper"} {
+	bb := busyboxPath(t)
+	for _, how := range []string{"stop command", "TERM to the wrapper", "stop command, BusyBox tools", "TERM to the wrapper, BusyBox tools"} {
 		t.Run(how, func(t *testing.T) {
+			if strings.HasSuffix(how, "BusyBox tools") {
+				remotePath = bb
+				defer func() { remotePath = "" }()
+			}
 			tmp := t.TempDir()
 			id := newLoginID()
 			script := filepath.Join(tmp, "cli-wrapper")
@@ -478,7 +512,7 @@ func TestLoginStopWholeTree(t *testing.T) {
 					t.Fatalf("%s %d not running", n, p)
 				}
 			}
-			if how == "stop command" {
+			if strings.HasPrefix(how, "stop command") {
 				runStop(t, tmp, id)
 			} else {
 				cmd.Process.Signal(syscall.SIGTERM)

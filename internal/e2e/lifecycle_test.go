@@ -204,7 +204,7 @@ func TestLoginConnectionLostStopsLogin(t *testing.T) {
 func TestLoginConnectionLostStaleCleanup(t *testing.T) {
 	t.Parallel()
 	tools, env, ctx, relay, p := lostSetup(t)
-	// kfwd starts the lease a second into the login (most of a login is the user in the browser).
+	// kfwd starts the lease 5 s into the login (most of a login is the user in the browser).
 	waitFor(t, ctx, "the login's lease", func() bool { return leaseWritten(env) })
 	relay.SetBlackhole(true)
 	r := p.Wait()
@@ -216,10 +216,11 @@ func TestLoginConnectionLostStaleCleanup(t *testing.T) {
 		t.Fatalf("the login is gone although nothing could reach the remote: the test proves nothing")
 	}
 	// The orphan's lease runs out 10 s after kfwd last refreshed it; a kfwd login before that must
-	// leave it alone (its owner may be alive), one after it stops it.
+	// leave it alone (its owner may be alive), one after it stops it when its own lease session
+	// starts, 5 s into it.
 	time.Sleep(11 * time.Second)
 	cfg := env.SSHConfig(t, "direct", ClientConfig{})
-	r2 := Run(env.KfwdCommand(ctx, tools, loginArgs(cfg, "direct", []string{"-q"}, "sleep", "3")...))
+	r2 := Run(env.KfwdCommand(ctx, tools, loginArgs(cfg, "direct", []string{"-q"}, "sleep", "8")...))
 	if r2.ExitCode != 0 {
 		t.Fatalf("the next login: %s", r2)
 	}
