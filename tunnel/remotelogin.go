@@ -203,7 +203,9 @@ var shimScript = []string{
 
 // procFunctions are the shell functions the wrapper, the stop command and the
 // lease session share. kfwd_envpids lists the processes (but this shell)
-// whose environment carries KFWD_SESSION=$1: every process of that login,
+// whose environment carries login $1's marker: KFWD_SESSION=$1 (every process
+// the login started), KFWD_WRAPPER=$1 (its wrapper) or KFWD_LEASE=$1 (its
+// lease session); that is every process of that login,
 // also one reparented to init or in a session of its own. Only the user's
 // own processes' environments are readable, so nobody else's is ever listed.
 // kfwd_wrapper prints the pid of the login's wrapper, from the pid file in its
@@ -213,7 +215,7 @@ var shimScript = []string{
 // directory goes.
 const procFunctions = `kfwd_envpids() {
   [ -d /proc/self ] || return 0
-  for kfwd_f in $(grep -lzxF -e "KFWD_SESSION=$1" /proc/[0-9]*/environ 2>/dev/null); do
+  for kfwd_f in $(grep -lzxF -e "KFWD_SESSION=$1" -e "KFWD_WRAPPER=$1" -e "KFWD_LEASE=$1" /proc/[0-9]*/environ 2>/dev/null); do
     kfwd_f=${kfwd_f#/proc/}; kfwd_f=${kfwd_f%/environ}
     [ "$kfwd_f" = $$ ] || printf '%s ' "$kfwd_f"
   done
@@ -227,7 +229,7 @@ kfwd_wrapper() {
   kfwd_w=; read -r kfwd_w <"$2/pid" 2>/dev/null
   case $kfwd_w in ''|*[!0-9]*) return 1;; esac
   if [ -d /proc/self ]; then
-    grep -qzxF -e "KFWD_SESSION=$1" "/proc/$kfwd_w/environ" 2>/dev/null || return 1
+    grep -qzxF -e "KFWD_WRAPPER=$1" "/proc/$kfwd_w/environ" 2>/dev/null || return 1
   else
     ps -p "$kfwd_w" -o args= 2>/dev/null | grep -qF kfwd || return 1
   fi
@@ -248,8 +250,10 @@ kfwd_stopid() {
 }
 `
 
-// loginScript is the wrapper, run by /bin/sh with KFWD_SESSION=<id> in its
-// environment and the login's argv as arguments (those holding a backslash
+// loginScript is the wrapper, run by /bin/sh with KFWD_WRAPPER=<id> in its
+// environment (which it passes on as KFWD_SESSION=<id>: the agreed marker of
+// the login's processes, which the listener watch also reads; the wrapper
+// itself is the unmarked parent of the marked ones) and the login's argv as arguments (those holding a backslash
 // still octal-escaped, see remoteLine). In order:
 //
 //   - decode the arguments;
@@ -279,7 +283,7 @@ const loginScript = `case $* in *\\*)
     set -- "$@" "$kfwd_a"; kfwd_n=$((kfwd_n-1))
   done;;
 esac
-kfwd_i=$KFWD_SESSION
+kfwd_i=$KFWD_WRAPPER; unset KFWD_WRAPPER; KFWD_SESSION=$kfwd_i; export KFWD_SESSION
 kfwd_d=$(mktemp -d "${TMPDIR:-/tmp}/kfwd-$kfwd_i.XXXXXX" 2>/dev/null || mktemp -d -t "kfwd-$kfwd_i" 2>/dev/null) || kfwd_d=
 trap '[ -z "$kfwd_d" ] || rm -rf "$kfwd_d"' EXIT
 if [ -n "$kfwd_d" ] && [ -d "$kfwd_d" ]; then
@@ -316,7 +320,7 @@ kfwd_stopid "$1"
 exit 0
 `
 
-// leaseScript is the lease session of login $KFWD_SESSION. It first stops
+// leaseScript is the lease session of login $KFWD_LEASE. It first stops
 // the logins of earlier kfwds that nobody owns any more: the user's own
 // directories of other ids whose lease is older than leaseStale seconds, or
 // that have no lease and whose wrapper is gone. Then, for each line kfwd
@@ -324,7 +328,7 @@ exit 0
 // When its input ends without the login having ended (kfwd closed it, or the
 // connection dropped), the login has no owner: it stops it.
 const leaseScript = `PROCFUNCTIONS
-kfwd_i=$KFWD_SESSION; kfwd_now=
+kfwd_i=$KFWD_LEASE; kfwd_now=
 for kfwd_d in "${TMPDIR:-/tmp}"/kfwd-*.*; do
   [ -d "$kfwd_d" ] && [ -O "$kfwd_d" ] || continue
   kfwd_j=${kfwd_d##*/kfwd-}; kfwd_j=${kfwd_j%%.*}
@@ -365,24 +369,24 @@ func loginCommand(argv []string, id string) string {
 		"SHIMLINES", lines.String(),
 		"PROCFUNCTIONS", procFunctions,
 	).Replace(loginScript)
-	return remoteLine(id, script, argv)
+	return remoteLine("KFWD_WRAPPER", id, script, argv)
 }
 
 // stopCommand returns the remote command line that stops login id whole.
 func stopCommand(id string) string {
-	return remoteLine("", strings.Replace(stopScript, "PROCFUNCTIONS", procFunctions, 1), []string{id})
+	return remoteLine("", "", strings.Replace(stopScript, "PROCFUNCTIONS", procFunctions, 1), []string{id})
 }
 
 // leaseCommand returns the remote command line of login id's lease session.
 func leaseCommand(id string) string {
-	return remoteLine(id, strings.NewReplacer("PROCFUNCTIONS", procFunctions, "LEASESTALE", strconv.Itoa(leaseStale)).Replace(leaseScript), nil)
+	return remoteLine("KFWD_LEASE", id, strings.NewReplacer("PROCFUNCTIONS", procFunctions, "LEASESTALE", strconv.Itoa(leaseStale)).Replace(leaseScript), nil)
 }
 
 // remoteLine returns the command line that runs script with /bin/sh, args as
-// its positional parameters and, when id is set, KFWD_SESSION=id in its
+// its positional parameters and, when marker is set, marker=id in its
 // environment:
 //
-//	exec [env KFWD_SESSION=id] /bin/sh -c 'kfwd_s=$1; shift; eval "$(printf "$kfwd_s")"' kfwd 'SCRIPT' 'ARG'...
+//	exec [env MARKER=id] /bin/sh -c 'kfwd_s=$1; shift; eval "$(printf "$kfwd_s")"' kfwd 'SCRIPT' 'ARG'...
 //
 // sshd hands the line to the user's login shell, and shells disagree about
 // quoting: fish reads \\ and \' inside single quotes (an argument ending in \
@@ -393,11 +397,11 @@ func leaseCommand(id string) string {
 // printf builtin turns the script back into bytes; arguments are decoded by
 // the script only when they hold an escape (loginScript), so a plain argv
 // costs no process.
-func remoteLine(id, script string, args []string) string {
+func remoteLine(marker, id, script string, args []string) string {
 	var b strings.Builder
 	b.WriteString("exec ")
-	if id != "" {
-		b.WriteString("env KFWD_SESSION=" + id + " ")
+	if marker != "" {
+		b.WriteString("env " + marker + "=" + id + " ")
 	}
 	b.WriteString(`/bin/sh -c 'kfwd_s=$1; shift; eval "$(printf "$kfwd_s")"' kfwd `)
 	b.WriteString(octalQuote(script))

@@ -229,9 +229,9 @@ func TestLoginConnectionLostStaleCleanup(t *testing.T) {
 }
 
 // assertLoginGone waits up to 10 seconds for every process of a login to end on the remote: the
-// test CLI, those whose command line contains one of substrs, and every process carrying the
-// wrapper's KFWD_SESSION marker in its environment (the wrapper, the lease session, anything the
-// CLI started); it fails listing those left.
+// test CLI, those whose command line contains one of substrs, and every process carrying a login's
+// marker in its environment (KFWD_WRAPPER: the wrapper, KFWD_LEASE: the lease session,
+// KFWD_SESSION: anything the CLI started); it fails listing those left.
 func assertLoginGone(t *testing.T, env *Env, when string, tools *Tools, substrs ...string) {
 	t.Helper()
 	marked := func() []string {
@@ -239,7 +239,8 @@ func assertLoginGone(t *testing.T, env *Env, when string, tools *Tools, substrs 
 		var left []string
 		for _, p := range pids {
 			b, err := os.ReadFile("/proc/" + strconv.Itoa(p) + "/environ")
-			if err == nil && strings.Contains(string(b), "\x00KFWD_SESSION=") || strings.HasPrefix(string(b), "KFWD_SESSION=") {
+			env := "\x00" + string(b)
+			if err == nil && (strings.Contains(env, "\x00KFWD_SESSION=") || strings.Contains(env, "\x00KFWD_WRAPPER=") || strings.Contains(env, "\x00KFWD_LEASE=")) {
 				c, _ := os.ReadFile("/proc/" + strconv.Itoa(p) + "/cmdline")
 				left = append(left, strconv.Itoa(p)+": "+strings.ReplaceAll(string(c), "\x00", " "))
 			}
@@ -256,7 +257,7 @@ func assertLoginGone(t *testing.T, env *Env, when string, tools *Tools, substrs 
 				left[i] = l[:120] + "..."
 			}
 		}
-		t.Errorf("processes of the login left running on the remote %s (KFWD_SESSION in their environment):\n  %s", when, strings.Join(left, "\n  "))
+		t.Errorf("processes of the login left running on the remote %s (a KFWD_ marker in their environment):\n  %s", when, strings.Join(left, "\n  "))
 	}
 	assertGone(t, env, when, append([]string{tools.TestLogin}, substrs...)...)
 }
