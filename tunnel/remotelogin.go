@@ -326,7 +326,8 @@ exit 0
 // that have no lease and whose wrapper is gone. Then, for each line kfwd
 // sends, it writes the remote clock (date +%s) to its login's lease file.
 // When its input ends without the login having ended (kfwd closed it, or the
-// connection dropped), the login has no owner: it stops it.
+// connection dropped), the login has no owner: it stops it, ignoring the TERM
+// the wrapper then sends to everything of the login, so that it finishes.
 const leaseScript = `PROCFUNCTIONS
 kfwd_i=$KFWD_LEASE; kfwd_now=
 for kfwd_d in "${TMPDIR:-/tmp}"/kfwd-*.*; do
@@ -346,6 +347,7 @@ while read -r kfwd_v; do
   kfwd_v=$(date +%s)
   for kfwd_d in $(kfwd_dirs "$kfwd_i"); do echo "$kfwd_v" >"$kfwd_d/lease"; done 2>/dev/null
 done
+trap '' TERM HUP
 [ -z "$(kfwd_dirs "$kfwd_i")" ] || kfwd_stopid "$kfwd_i"
 exit 0
 `

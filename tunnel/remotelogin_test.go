@@ -588,3 +588,50 @@ func TestOpenerClosedDescriptors(t *testing.T) {
 		}
 	}
 }
+
+// runLease runs login id's lease session script with the given stdin.
+func runLease(t *testing.T, tmp, id, stdin string) {
+	t.Helper()
+	cmd := exec.Command("sh", "-c", leaseCommand(id))
+	cmd.Env = append(os.Environ(), "TMPDIR="+tmp)
+	cmd.Stdin = strings.NewReader(stdin)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("lease session: %v: %s", err, out)
+	}
+}
+
+// TestLeaseStopsAbandonedLogins: a lease session first stops the logins
+// whose lease ran out (no live kfwd refreshes it) and leaves those with a
+// fresh lease alone; it refreshes its own login's lease for each line; and
+// when its input ends while its login still runs, it stops that login.
+func TestLeaseStopsAbandonedLogins(t *testing.T) {
+	tmp := t.TempDir()
+	stale, fresh, own := newLoginID(), newLoginID(), newLoginID()
+	staleCmd, _ := startWrapped(t, tmp, stale, "sleep", "60")
+	freshCmd, _ := startWrapped(t, tmp, fresh, "sleep", "60")
+	ownCmd, _ := startWrapped(t, tmp, own, "sleep", "60")
+	staleDir, freshDir, ownDir := loginDir(t, tmp, stale), loginDir(t, tmp, fresh), loginDir(t, tmp, own)
+	now := time.Now().Unix()
+	os.WriteFile(filepath.Join(staleDir, "lease"), []byte(fmt.Sprintf("%d\n", now-leaseStale-5)), 0o600)
+	os.WriteFile(filepath.Join(freshDir, "lease"), []byte(fmt.Sprintf("%d\n", now)), 0o600)
+
+	runLease(t, tmp, own, "\n")
+	if st := waitExit(t, staleCmd); st != 143 {
+		t.Errorf("the abandoned login ended with %d, want 143 (stopped)", st)
+	}
+	if _, err := os.Stat(staleDir); !os.IsNotExist(err) {
+		t.Errorf("the abandoned login's directory is left: %v", err)
+	}
+	if !alive(freshCmd.Process.Pid) {
+		t.Error("the login with a fresh lease was stopped")
+	}
+	// Its input ended while its login runs: it stopped it.
+	if st := waitExit(t, ownCmd); st != 143 {
+		t.Errorf("its own login ended with %d after the lease input ended, want 143", st)
+	}
+	if _, err := os.Stat(ownDir); !os.IsNotExist(err) {
+		t.Errorf("its own login's directory is left: %v", err)
+	}
+	freshCmd.Process.Signal(syscall.SIGTERM)
+	waitExit(t, freshCmd)
+}
