@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"strings"
 
 	"github.com/kfwd/kfwd/sshconfig"
 	"github.com/kfwd/kfwd/tunnel"
@@ -38,8 +39,14 @@ func (d dialer) dialWith(ctx context.Context, p tunnel.Prompter) (*tunnel.Client
 // passphrase) ends first.
 func (d dialer) connect(ctx context.Context) (*tunnel.Client, error) {
 	u, h := d.e.ui, d.host
-	u.statusf("connecting to %s (%s port %d)", h.Alias, h.HostName, h.Port)
-	u.event("connecting", map[string]any{"host": h.Alias, "hostname": h.HostName, "port": h.Port})
+	ev := map[string]any{"host": h.Alias, "hostname": h.HostName, "port": h.Port}
+	if via := route(h); via != "" {
+		u.statusf("connecting to %s via %s", h.Alias, via)
+		ev["via"] = via
+	} else {
+		u.statusf("connecting to %s (%s port %d)", h.Alias, h.HostName, h.Port)
+	}
+	u.event("connecting", ev)
 	prompt := d.promptOrTerminal(ctx)
 	stopSpin := func() {}
 	if u.verbose == 0 {
@@ -73,4 +80,20 @@ func (p spinStopper) Secret(prompt string) ([]byte, error) {
 func (p spinStopper) Ask(prompt string) (string, error) {
 	p.stop()
 	return p.Prompter.Ask(prompt)
+}
+
+// route names how the connection reaches h, as the user wrote it: the jump
+// hosts ("bastion", "a, b") or "ProxyCommand"; "" for a direct connection.
+func route(h *sshconfig.Host) string {
+	if hops, err := sshconfig.ParseJump(h.ProxyJump); err == nil && len(hops) > 0 {
+		names := make([]string, len(hops))
+		for i, j := range hops {
+			names[i] = j.Host
+		}
+		return strings.Join(names, ", ")
+	}
+	if h.ProxyCommand != "" && h.ProxyCommand != "none" {
+		return "ProxyCommand"
+	}
+	return ""
 }

@@ -66,7 +66,9 @@ func runDemo(ctx context.Context, e *env, noBrowser bool, timeout time.Duration)
 	}
 	u.statusf("demo: running kfwd login -F %s %s -- %s", cfg, demo.Alias, demo.Command)
 	var open func(string) error
+	opening := ""
 	if !noBrowser && !hasBrowser(e) {
+		opening = "demo: following %s in-process, as a signed-in browser would"
 		// A fresh server or CI has no browser to show: the demo signs in the
 		// way a signed-in browser would, following the URL itself.
 		u.statusf("demo: no browser on this machine ($BROWSER unset, no display): following the sign-in URL in-process instead")
@@ -83,6 +85,7 @@ func runDemo(ctx context.Context, e *env, noBrowser bool, timeout time.Duration)
 		noBrowser: noBrowser,
 		timeout:   timeout,
 		open:      open,
+		opening:   opening,
 	})
 	if err != nil {
 		return err

@@ -19,6 +19,7 @@ type loginEvents struct {
 	container bool // the login runs in a container, reached only by a relay
 	noBrowser bool
 	open      func(url string) error
+	opening   string // the status line before open, with %s for the URL; "" is the browser's
 	opened    map[string]bool
 }
 
@@ -127,7 +128,11 @@ func (h *loginEvents) openURL(url string) {
 		h.u.noticef("open this URL in your browser: %s", url)
 		return
 	}
-	h.u.statusf("opening %s in your browser", callback.DisplayURL(url))
+	opening := h.opening
+	if opening == "" {
+		opening = "opening %s in your browser"
+	}
+	h.u.statusf(opening, callback.DisplayURL(url))
 	h.u.event("browser", map[string]any{"url": url})
 	// The opener may run as long as the browser does: never wait for it here,
 	// where the next event (a second callback port) must be handled.

@@ -96,8 +96,10 @@ type loginOptions struct {
 	command   []string
 	noBrowser bool
 	timeout   time.Duration
-	// open overrides how URLs are opened (default openBrowser).
-	open func(url string) error
+	// open overrides how URLs are opened (default openBrowser), and opening
+	// the status line that says so (%s: the URL as shown).
+	open    func(url string) error
+	opening string
 }
 
 // login is the whole of `kfwd login`: dial, run the remote login, forward what it
@@ -146,7 +148,7 @@ func login(ctx context.Context, e *env, o loginOptions) error {
 	}
 	defer r.close()
 
-	h := &loginEvents{u: e.ui, fw: fw, container: o.container != nil, noBrowser: o.noBrowser, open: o.open, opened: map[string]bool{}}
+	h := &loginEvents{u: e.ui, fw: fw, container: o.container != nil, noBrowser: o.noBrowser, open: o.open, opening: o.opening, opened: map[string]bool{}}
 	if h.open == nil {
 		h.open = func(url string) error { return openBrowser(e, url) }
 	}
@@ -190,10 +192,10 @@ func (r *remoteLogin) start(ctx context.Context, events chan<- callback.Event) e
 	if u.json {
 		userOut = e.stderr
 	}
-	stdout := callback.NewFeed(userOut, events)
+	stdout := callback.NewFeed(u.relay(userOut), events)
 	stderr := stdout
 	if t == nil {
-		stderr = callback.NewFeed(e.stderr, events)
+		stderr = callback.NewFeed(u.relay(e.stderr), events)
 	}
 	opts.Stdout, opts.Stderr = stdout, stderr
 	r.feeds = []*callback.Feed{stdout, stderr}

@@ -17,17 +17,21 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
+	"github.com/creack/pty"
 	"github.com/kfwd/kfwd/internal/minisshd"
 	"github.com/kfwd/kfwd/internal/testprog/browserstub"
 	"github.com/rogpeppe/go-internal/testscript"
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
+	"golang.org/x/term"
 )
 
 // TestMain makes the test binary double as the kfwd command and as a
@@ -56,6 +60,7 @@ func TestScript(t *testing.T) {
 			"free-port":      cmdFreePort,
 			"http-get":       cmdHTTPGet,
 			"json-events":    cmdJSONEvents,
+			"pty-kfwd":       cmdPTYKfwd,
 		},
 	})
 }
@@ -294,5 +299,68 @@ func testBrowser() {
 	status, body, err := browserstub.Open(os.Args[1], 20*time.Second, nil)
 	if err != nil || status != http.StatusOK || !bytes.Contains(body, []byte("signed in")) {
 		os.Exit(1)
+	}
+}
+
+// cmdPTYKfwd runs kfwd in this process with a pseudo-terminal (creack/pty) as
+// its stdin, stdout and stderr, as a person's terminal would be: kfwd then
+// requests a remote PTY of the terminal's size (100x30), puts the terminal in
+// raw mode and follows resizes. When the remote output contains "size:", the
+// terminal is resized to 120x40 and SIGWINCH sent, as a window manager does.
+// It writes what the terminal showed to $WORK/pty.out and fails unless kfwd
+// exited 0 and left the terminal as it found it. No root needed.
+//
+//	pty-kfwd ARGS...
+func cmdPTYKfwd(ts *testscript.TestScript, neg bool, args []string) {
+	if neg {
+		ts.Fatalf("unsupported: ! pty-kfwd")
+	}
+	ptmx, tty, err := pty.Open()
+	ts.Check(err)
+	defer ptmx.Close()
+	ts.Check(pty.Setsize(ptmx, &pty.Winsize{Rows: 30, Cols: 100}))
+	before, err := term.GetState(int(tty.Fd()))
+	ts.Check(err)
+
+	var mu sync.Mutex
+	var out bytes.Buffer
+	copied := make(chan struct{})
+	go func() {
+		defer close(copied)
+		buf := make([]byte, 4096)
+		resized := false
+		for {
+			n, err := ptmx.Read(buf)
+			mu.Lock()
+			out.Write(buf[:n])
+			if !resized && bytes.Contains(out.Bytes(), []byte("size:")) {
+				resized = true
+				pty.Setsize(ptmx, &pty.Winsize{Rows: 40, Cols: 120})
+				syscall.Kill(os.Getpid(), syscall.SIGWINCH)
+			}
+			mu.Unlock()
+			if err != nil {
+				return
+			}
+		}
+	}()
+	status := run(context.Background(), append([]string{"kfwd"}, args...), tty, tty, tty)
+	after, err := term.GetState(int(tty.Fd()))
+	ts.Check(err)
+	tty.Close()
+	select {
+	case <-copied:
+	case <-time.After(5 * time.Second):
+	}
+	mu.Lock()
+	shown := out.String()
+	mu.Unlock()
+	ts.Check(os.WriteFile(ts.MkAbs("pty.out"), []byte(shown), 0o644))
+	ts.Logf("terminal showed %q", shown)
+	if status != 0 {
+		ts.Fatalf("kfwd exited %d", status)
+	}
+	if !reflect.DeepEqual(before, after) {
+		ts.Fatalf("the terminal was not restored")
 	}
 }

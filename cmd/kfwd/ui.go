@@ -28,6 +28,7 @@ type ui struct {
 	color   bool
 	tty     bool // stderr is a terminal: progress may be drawn in place
 	raw     bool // the local terminal is in raw mode: lines end in \r\n
+	midLine bool // the remote login's last output to the screen ended mid-line
 }
 
 // newUI returns the ui for e's streams: colour and in-place progress when
@@ -74,7 +75,38 @@ func (u *ui) line(w io.Writer, s string) {
 		nl = "\r\n"
 		s = strings.ReplaceAll(s, "\n", "\r\n")
 	}
+	if w == u.err && u.midLine {
+		// The remote login left its line unterminated ("Press Enter to
+		// open the browser"): kfwd's line starts on its own.
+		s = nl + s
+		u.midLine = false
+	}
 	io.WriteString(w, s+nl)
+}
+
+// relay wraps w, where the remote login's output goes, so that the ui knows
+// when that output ends mid-line on the screen kfwd's own lines go to.
+func (u *ui) relay(w io.Writer) io.Writer {
+	f, ok := w.(*os.File)
+	if w != u.err && !(ok && u.tty && term.IsTerminal(int(f.Fd()))) {
+		return w
+	}
+	return relayWriter{u, w}
+}
+
+type relayWriter struct {
+	u *ui
+	w io.Writer
+}
+
+func (r relayWriter) Write(p []byte) (int, error) {
+	r.u.mu.Lock()
+	defer r.u.mu.Unlock()
+	n, err := r.w.Write(p)
+	if n > 0 {
+		r.u.midLine = p[n-1] != '\n'
+	}
+	return n, err
 }
 
 func (u *ui) paint(code, s string) string {

@@ -412,7 +412,23 @@ func (s *Server) run(ch ssh.Channel, command string, env []string, pt *ptyReq, s
 			copied := make(chan struct{})
 			go func() { io.Copy(ch, ptmx); close(copied) }()
 			sess.PTY, sess.Stdin, sess.Stdout, sess.Stderr = tty, tty, tty, tty
+			// Window changes resize the PTY, as for the built-in shell.
+			stopResize := make(chan struct{})
+			resized := make(chan struct{})
+			go func() {
+				defer close(resized)
+				for {
+					select {
+					case wh := <-resize:
+						pty.Setsize(ptmx, &pty.Winsize{Cols: uint16(wh[0]), Rows: uint16(wh[1])})
+					case <-stopResize:
+						return
+					}
+				}
+			}()
 			status := s.opts.Exec(sess)
+			close(stopResize)
+			<-resized // before the deferred Close: a resize must not use a closed ptmx
 			tty.Close()
 			<-copied
 			return status
