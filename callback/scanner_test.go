@@ -237,11 +237,12 @@ var hostileInputs = map[string]string{
 }
 
 // TestLinearCost checks that hostile input costs about the same per byte
-// at 4 MiB as at 512 KiB. It counts bytes allocated, which does not depend on
+// at 2 MiB as at 256 KiB. It counts bytes allocated, which does not depend on
 // the machine's load as time does: the quadratic failures a scanner can
 // have (re-joining a growing line, re-reading a growing buffer as a string)
 // allocate quadratically. BenchmarkScanHostile measures the time.
 func TestLinearCost(t *testing.T) {
+	const maxAllocPerByte = 48
 	for name, unit := range hostileInputs {
 		cost := func(n int) uint64 {
 			var before, after runtime.MemStats
@@ -257,10 +258,17 @@ func TestLinearCost(t *testing.T) {
 			runtime.ReadMemStats(&after)
 			return after.TotalAlloc - before.TotalAlloc
 		}
-		small, big := cost(512<<10), cost(4<<20)
-		if big > 12*small+1<<20 {
-			t.Errorf("%s: 512 KiB allocates %d bytes, 4 MiB %d: not linear", name, small, big)
+		small, big := cost(256<<10), cost(2<<20)
+		if big > 12*small+512<<10 {
+			t.Errorf("%s: 256 KiB allocates %d bytes, 2 MiB %d: not linear", name, small, big)
 		}
+		// Linear but with a huge constant is not enough either: joining
+		// wrapped lines by copying the joined text per line stays within
+		// the line bound and costs hundreds of bytes per input byte.
+		if per := big / (2 << 20); per > maxAllocPerByte {
+			t.Errorf("%s: %d bytes allocated per input byte, want at most %d", name, per, maxAllocPerByte)
+		}
+		t.Logf("%s: %d bytes allocated per input byte", name, big/(2<<20))
 	}
 }
 
