@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/url"
+	"sort"
 	"strings"
 	"time"
 )
@@ -144,6 +145,7 @@ type Decider struct {
 	firstHeld time.Time // when the first text candidate started waiting for a pending watch
 	anything  bool
 	last      time.Time // the latest time evidence or a tick came with
+	seq       int       // ports named so far
 }
 
 const (
@@ -165,6 +167,7 @@ type portState struct {
 	rank      int
 	by        string
 	openRank  int // rank of the URL opened for it, rankNone when none was
+	seq       int // the order in which evidence first named the port
 }
 
 // URL ranks: which URL to open for a port.
@@ -401,9 +404,10 @@ func (d *Decider) named(port int, host, u, by string, now time.Time, out []Actio
 func (d *Decider) port(port int) *portState {
 	p := d.ports[port]
 	if p == nil {
-		p = &portState{}
-		// Bounded: every new entry is either forwarded (at most MaxPorts)
-		// or refused, and refused ones are dropped once reported.
+		// Bounded by the port space; the scanner names at most
+		// maxNamedPorts of them.
+		d.seq++
+		p = &portState{seq: d.seq}
 		d.ports[port] = p
 	}
 	return p
@@ -578,7 +582,7 @@ func (d *Decider) ignore(out []Action, key, u, reason string) []Action {
 // textDecides is the fallback when there is no watch: every port the text
 // or an opener URL named is forwarded as without a watch, and held opens go.
 func (d *Decider) textDecides(now time.Time, out []Action) []Action {
-	for _, port := range sortedPorts(d.ports) {
+	for _, port := range portsInOrder(d.ports) {
 		p := d.ports[port]
 		if p.named && !p.forwarded {
 			out = d.forward(port, p, p.byOrText(), out)
@@ -624,7 +628,7 @@ func (d *Decider) tick(now time.Time, out []Action) []Action {
 		out = d.textDecides(now, out)
 	}
 	if d.watch == watchUp {
-		for _, port := range sortedPorts(d.ports) {
+		for _, port := range portsInOrder(d.ports) {
 			p := d.ports[port]
 			if p.named && !p.confirmed && !p.warned && !now.Before(p.namedAt.Add(d.o.WatchWait)) {
 				p.warned = true
@@ -635,16 +639,15 @@ func (d *Decider) tick(now time.Time, out []Action) []Action {
 	return out
 }
 
-func sortedPorts(m map[int]*portState) []int {
+// portsInOrder returns the ports in the order evidence named them: when the
+// text decides after all (no watch after all), the login's own port, printed
+// first, must not lose its place to decoys printed after it.
+func portsInOrder(m map[int]*portState) []int {
 	ps := make([]int, 0, len(m))
 	for p := range m {
 		ps = append(ps, p)
 	}
-	for i := 1; i < len(ps); i++ {
-		for j := i; j > 0 && ps[j] < ps[j-1]; j-- {
-			ps[j], ps[j-1] = ps[j-1], ps[j]
-		}
-	}
+	sort.Slice(ps, func(i, j int) bool { return m[ps[i]].seq < m[ps[j]].seq })
 	return ps
 }
 

@@ -180,3 +180,25 @@ func TestIsLoopbackForms(t *testing.T) {
 		}
 	}
 }
+
+// TestDecideFallbackKeepsOrder: the text named the login's port first and
+// then a flood of decoys while the watch was still starting; when the watch
+// turns out unavailable, the first-named port is among the forwarded ones
+// (issue 8: a text-only login with a flood of decoys still signs in).
+func TestDecideFallbackKeepsOrder(t *testing.T) {
+	d := NewDecider(DecideOptions{Watch: true})
+	real := 47001
+	acts := d.Add(FromEvent(Event{Type: TypeCallback, Port: real, Host: "127.0.0.1",
+		URL: fmt.Sprintf("https://idp.example.com/authorize?redirect_uri=http%%3A%%2F%%2F127.0.0.1%%3A%d%%2Fcb", real)}), t0)
+	for i := 0; i < 2000; i++ {
+		acts = append(acts, d.Add(FromEvent(Event{Type: TypeCallback, Port: 20000 + i, Host: "127.0.0.1"}), t0)...)
+	}
+	if len(acts) != 0 {
+		t.Fatalf("decided before the watch reported: %+v", acts)
+	}
+	acts = append(acts, d.Add(WatchDown("no /proc"), t0.Add(time.Second))...)
+	got := actTypes(acts)
+	if !strings.HasPrefix(got, fmt.Sprintf("callback %d; open https://idp.example.com/authorize?", real)) {
+		t.Errorf("after the fallback: %s", got)
+	}
+}

@@ -408,9 +408,12 @@ func isDocs(pu *url.URL, before string, line *lineCtx) bool {
 }
 
 const (
-	maxURLs   = 32
-	maxBefore = 256
-	maxCtx    = 4096
+	// maxNamedPorts is how many distinct callback ports one login's
+	// output may name before the scanner stops reporting new ones.
+	maxNamedPorts = 32
+	maxURLs       = 32
+	maxBefore     = 256
+	maxCtx        = 4096
 )
 
 // contextOf blanks URL-like tokens in a line, collapses blank runs and keeps
@@ -552,7 +555,10 @@ func (d *detector) callback(s *Scanner, port int, host, u string) {
 	last, known := d.ports[port]
 	switch {
 	case !known:
-		if len(d.ports) >= 1024 {
+		if len(d.ports) >= maxNamedPorts {
+			// Hostile output naming thousands of ports: the Decider
+			// forwards at most MaxPorts and a watch finds the real one
+			// itself, so more events would only crowd out the rest.
 			return
 		}
 		d.ports[port] = u

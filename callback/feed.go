@@ -12,6 +12,12 @@ import (
 // enough that a person does not notice.
 const idleDelay = 50 * time.Millisecond
 
+// wrapDelay is how long a finished line ending in a URL waits for a
+// continuation line before it is trusted (Scanner.WrapPending): the lines of
+// a hard-wrapped URL are written together, and the sign-in should not wait
+// idleDelay for every URL that ends a line.
+const wrapDelay = 5 * time.Millisecond
+
 // Feed passes a login's output to dst as it arrives (minus kfwd's opener
 // markers) and sends what a Scanner finds in it to events. When the output
 // pauses for idleDelay it runs Scanner.Idle. It is an io.Writer, so a remote
@@ -22,6 +28,7 @@ type Feed struct {
 	s      *Scanner
 	events chan<- Event
 	idle   *time.Timer
+	wrap   *time.Timer
 	closed bool
 }
 
@@ -32,6 +39,8 @@ func NewFeed(dst io.Writer, events chan<- Event) *Feed {
 	f := &Feed{dst: dst, s: NewScanner(), events: events}
 	f.idle = time.AfterFunc(time.Hour, f.onIdle)
 	f.idle.Stop()
+	f.wrap = time.AfterFunc(time.Hour, f.onWrap)
+	f.wrap.Stop()
 	return f
 }
 
@@ -46,7 +55,20 @@ func (f *Feed) Write(p []byte) (int, error) {
 	}
 	f.send(evs)
 	f.idle.Reset(idleDelay)
+	if f.s.WrapPending() {
+		f.wrap.Reset(wrapDelay)
+	} else {
+		f.wrap.Stop()
+	}
 	return len(p), nil
+}
+
+func (f *Feed) onWrap() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if !f.closed && f.s.WrapPending() {
+		f.send(f.s.FlushWrap())
+	}
 }
 
 func (f *Feed) onIdle() {
@@ -78,6 +100,7 @@ func (f *Feed) Close() error {
 	}
 	f.closed = true
 	f.idle.Stop()
+	f.wrap.Stop()
 	show, evs := f.s.Close()
 	_, err := f.dst.Write(show)
 	f.send(evs)

@@ -50,3 +50,38 @@ func TestFeedStripsMarker(t *testing.T) {
 		t.Error("no event for the marker")
 	}
 }
+
+// TestFeedTerminatedURL: a URL that ends a finished line is trusted after
+// wrapDelay, before the idle pause; the candidate-waiting rest of Idle does
+// not run early. A line cut at 80 columns still waits for the idle pause.
+func TestFeedTerminatedURL(t *testing.T) {
+	var dst bytes.Buffer
+	events := make(chan Event, 4)
+	f := NewFeed(&dst, events)
+	defer f.Close()
+	if f.s.WrapPending() {
+		t.Fatal("WrapPending before any output")
+	}
+	f.Write([]byte("Open " + authURL + "\r\n"))
+	if !f.s.WrapPending() {
+		t.Fatal("a finished URL line is not held for a continuation")
+	}
+	select {
+	case ev := <-events:
+		if ev.Type != TypeCallback || ev.Port != 49153 || ev.URL != authURL {
+			t.Fatalf("event %+v", ev)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no event for the finished URL line")
+	}
+
+	cut := "Open https://idp.example.com/authorize?client_id=c&state=0123456789abcdefghijklm" // 80 bytes
+	if len(cut) != 80 {
+		t.Fatalf("cut line is %d bytes", len(cut))
+	}
+	s := NewScanner()
+	s.Feed([]byte(cut + "\n"))
+	if s.WrapPending() {
+		t.Error("a line cut at 80 columns is trusted early")
+	}
+}

@@ -129,6 +129,24 @@ func (s *Scanner) Idle() []Event {
 	return s.takeEvents()
 }
 
+// WrapPending reports whether the scanner holds a finished line that ends in
+// a URL and is not at a typical terminal width: the next line may still
+// continue it, but a CLI that hard-wraps prints its lines together, so a
+// short pause (Feed's wrapDelay) is enough to trust it. A line cut at a
+// typical width (80, 100, 120, 132 ...) waits for the full idle pause.
+func (s *Scanner) WrapPending() bool {
+	p := s.d.pending
+	return p != nil && len(s.line) == 0 && !s.pendCR && s.mstate == 0 && !isTermWidth(p.lastLen)
+}
+
+// FlushWrap analyses a held URL line as complete.
+func (s *Scanner) FlushWrap() []Event {
+	s.show = nil
+	s.events = nil
+	s.d.flushPending(s)
+	return s.takeEvents()
+}
+
 // Close flushes at end of stream: a held partial marker is shown as it was,
 // the last line is analysed.
 func (s *Scanner) Close() (show []byte, events []Event) {

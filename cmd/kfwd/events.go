@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
 	"time"
@@ -21,6 +22,7 @@ type loginEvents struct {
 	open      func(url string) error
 	opening   string // the status line before open, with %s for the URL; "" is the browser's
 	opened    map[string]bool
+	busy      map[int]error // text-only ports whose local port is taken: their URLs are not opened
 }
 
 // run decides from events and the watch's reports (watch may be nil) until
@@ -89,8 +91,31 @@ func (h *loginEvents) act(ctx context.Context, a callback.Action) error {
 	h.u.eventJSON(a)
 	switch a.Type {
 	case callback.ActCallback:
-		return h.forward(ctx, a.Port)
+		err := h.forward(ctx, a.Port)
+		var inUse *tunnel.PortInUseError
+		if err != nil && a.By != callback.ByWatch && errors.As(err, &inUse) {
+			// Only the output names this port: it may be a decoy, so a
+			// busy local port does not fail the login (issue 8). Its
+			// sign-in URL is not opened either: the browser would hand
+			// the code to whatever holds the port here.
+			h.u.noticef("not forwarding port %d named by the login's output: %v", a.Port, err)
+			if h.busy == nil {
+				h.busy = map[int]error{}
+			}
+			h.busy[a.Port] = err
+			return nil
+		}
+		return err
 	case callback.ActOpen:
+		if err := h.busy[a.Port]; a.Port != 0 && err != nil {
+			if len(h.opened) == 0 {
+				// The first sign-in URL redirects to the busy port: that
+				// is the login's own, and it cannot finish.
+				return err
+			}
+			h.u.noticef("not opening %s: its callback port %d is in use here", callback.DisplayURL(a.URL), a.Port)
+			return nil
+		}
 		h.openURL(a.URL)
 	case callback.ActDevice:
 		h.u.noticef("device sign-in: enter code %s at %s", a.Code, a.URL)
