@@ -59,13 +59,22 @@ func TestFeedTerminatedURL(t *testing.T) {
 	events := make(chan Event, 4)
 	f := NewFeed(&dst, events)
 	defer f.Close()
-	if f.s.WrapPending() {
+	pending := func() bool {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		return f.s.WrapPending()
+	}
+	if pending() {
 		t.Fatal("WrapPending before any output")
 	}
-	f.Write([]byte("Open " + authURL + "\r\n"))
-	if !f.s.WrapPending() {
+	// Held for a continuation: a line that continues the URL arrives in
+	// the same write and is joined.
+	s0 := NewScanner()
+	s0.Feed([]byte("Open " + authURL + "\r\n"))
+	if !s0.WrapPending() {
 		t.Fatal("a finished URL line is not held for a continuation")
 	}
+	f.Write([]byte("Open " + authURL + "\r\n"))
 	select {
 	case ev := <-events:
 		if ev.Type != TypeCallback || ev.Port != 49153 || ev.URL != authURL {
