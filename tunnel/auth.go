@@ -289,92 +289,121 @@ func readPrivateKey(path string) ([]byte, error) {
 
 // collect gathers every key to offer, reading files but decrypting nothing.
 func (a *authenticator) collect() {
-	var files []*fileKey
+	files := a.readIdentities()
 	var certs []*ssh.Certificate
-	addCert := func(path string, explicit bool) {
-		data, err := os.ReadFile(path)
-		if err != nil {
-			if explicit || !errors.Is(err, os.ErrNotExist) {
-				a.logf("warning: certificate %s: %v", path, err)
-			}
-			return
-		}
-		pk, _, _, _, err := ssh.ParseAuthorizedKey(data)
-		cert, ok := pk.(*ssh.Certificate)
-		if err != nil || !ok {
-			a.logf("warning: %s is not an SSH certificate", path)
-			return
-		}
-		certs = append(certs, cert)
-	}
-	for _, path := range a.host.IdentityFiles {
-		k := &fileKey{path: path, prompt: a.prompt, logf: a.logf}
-		if data, err := os.ReadFile(path + ".pub"); err == nil {
-			if pk, _, _, _, err := ssh.ParseAuthorizedKey(data); err == nil {
-				k.pub = pk
-			}
-		}
-		pem, err := readPrivateKey(path)
-		var unprotected *UnprotectedKeyError
-		switch {
-		case errors.As(err, &unprotected):
-			a.logf("warning: %v", err)
-			a.keyErrors = append(a.keyErrors, err)
-			continue
-		case err == nil:
-			k.pem = pem
-			if k.pub == nil {
-				s, err := ssh.ParsePrivateKey(pem)
-				var missing *ssh.PassphraseMissingError
-				switch {
-				case err == nil:
-					k.pub, k.signer = s.PublicKey(), s
-					k.once.Do(func() {})
-				case errors.As(err, &missing):
-					k.pub = missing.PublicKey // nil for encrypted PEM keys
-				default:
-					a.logf("warning: identity file %s: %v", path, err)
-					continue
-				}
-			}
-		case k.pub != nil:
-			// Only the public half: still useful to pick the agent key (IdentitiesOnly).
-		case errors.Is(err, os.ErrNotExist) && sshconfig.IsDefaultIdentity(path):
-			continue
-		default:
-			a.logf("warning: identity file %s: %v", path, err)
-			continue
-		}
-		files = append(files, k)
-		addCert(path+"-cert.pub", false)
+	for _, k := range files {
+		certs = append(certs, a.readCertificate(k.path+"-cert.pub", false)...)
 	}
 	for _, path := range a.host.CertificateFiles {
-		addCert(path, true)
+		certs = append(certs, a.readCertificate(path, true)...)
 	}
-	certsFor := func(pub ssh.PublicKey) []*ssh.Certificate {
-		var out []*ssh.Certificate
-		for _, c := range certs {
-			if bytes.Equal(c.Key.Marshal(), pub.Marshal()) {
-				out = append(out, c)
+	q := &offerQueue{a: a, certs: certs, done: map[string]bool{}}
+	a.queueAgentKeys(q, files)
+	a.queueFileKeys(q, files)
+}
+
+// readIdentities reads every IdentityFile that can be offered (a private
+// key, or a .pub that picks an agent key), decrypting nothing.
+func (a *authenticator) readIdentities() []*fileKey {
+	var files []*fileKey
+	for _, path := range a.host.IdentityFiles {
+		if k := a.readIdentity(path); k != nil {
+			files = append(files, k)
+		}
+	}
+	return files
+}
+
+// readIdentity reads one identity file and its .pub; nil when it cannot be
+// used (logged, except a default identity that does not exist).
+func (a *authenticator) readIdentity(path string) *fileKey {
+	k := &fileKey{path: path, prompt: a.prompt, logf: a.logf}
+	if data, err := os.ReadFile(path + ".pub"); err == nil {
+		if pk, _, _, _, err := ssh.ParseAuthorizedKey(data); err == nil {
+			k.pub = pk
+		}
+	}
+	pem, err := readPrivateKey(path)
+	var unprotected *UnprotectedKeyError
+	switch {
+	case errors.As(err, &unprotected):
+		a.logf("warning: %v", err)
+		a.keyErrors = append(a.keyErrors, err)
+		return nil
+	case err == nil:
+		k.pem = pem
+		if k.pub == nil {
+			s, err := ssh.ParsePrivateKey(pem)
+			var missing *ssh.PassphraseMissingError
+			switch {
+			case err == nil:
+				k.pub, k.signer = s.PublicKey(), s
+				k.once.Do(func() {})
+			case errors.As(err, &missing):
+				k.pub = missing.PublicKey // nil for encrypted PEM keys
+			default:
+				a.logf("warning: identity file %s: %v", path, err)
+				return nil
 			}
 		}
-		return out
+	case k.pub != nil:
+		// Only the public half: still useful to pick the agent key (IdentitiesOnly).
+	case errors.Is(err, os.ErrNotExist) && sshconfig.IsDefaultIdentity(path):
+		return nil
+	default:
+		a.logf("warning: identity file %s: %v", path, err)
+		return nil
 	}
-	done := map[string]bool{} // public keys already queued
-	queue := func(source string, pub ssh.PublicKey, signer func() (ssh.Signer, error), direct func() bool) {
-		for _, c := range certsFor(pub) {
-			a.keys = append(a.keys, &offer{label: describeKey(source, c), direct: direct, signer: func() (ssh.Signer, error) {
-				s, err := signer()
-				if err != nil {
-					return nil, err
-				}
-				return ssh.NewCertSigner(c, s)
-			}})
-		}
-		a.keys = append(a.keys, &offer{label: describeKey(source, pub), signer: signer, direct: direct})
-		done[string(pub.Marshal())] = true
-	}
+	return k
+}
 
+// readCertificate reads an SSH certificate; a missing one is worth a warning
+// only when it was configured (explicit), not guessed next to a key.
+func (a *authenticator) readCertificate(path string, explicit bool) []*ssh.Certificate {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		if explicit || !errors.Is(err, os.ErrNotExist) {
+			a.logf("warning: certificate %s: %v", path, err)
+		}
+		return nil
+	}
+	pk, _, _, _, err := ssh.ParseAuthorizedKey(data)
+	cert, ok := pk.(*ssh.Certificate)
+	if err != nil || !ok {
+		a.logf("warning: %s is not an SSH certificate", path)
+		return nil
+	}
+	return []*ssh.Certificate{cert}
+}
+
+// offerQueue appends offers to a.keys: each key preceded by its certificates,
+// and each public key once.
+type offerQueue struct {
+	a     *authenticator
+	certs []*ssh.Certificate
+	done  map[string]bool // public keys already queued
+}
+
+func (q *offerQueue) add(source string, pub ssh.PublicKey, signer func() (ssh.Signer, error), direct func() bool) {
+	for _, c := range q.certs {
+		if !bytes.Equal(c.Key.Marshal(), pub.Marshal()) {
+			continue
+		}
+		q.a.keys = append(q.a.keys, &offer{label: describeKey(source, c), direct: direct, signer: func() (ssh.Signer, error) {
+			s, err := signer()
+			if err != nil {
+				return nil, err
+			}
+			return ssh.NewCertSigner(c, s)
+		}})
+	}
+	q.a.keys = append(q.a.keys, &offer{label: describeKey(source, pub), signer: signer, direct: direct})
+	q.done[string(pub.Marshal())] = true
+}
+
+// queueAgentKeys offers the agent's keys first, only those of the identity
+// files with IdentitiesOnly.
+func (a *authenticator) queueAgentKeys(q *offerQueue, files []*fileKey) {
 	for _, s := range a.agentSigners() {
 		pub := s.signer.PublicKey()
 		plain := pub
@@ -390,8 +419,12 @@ func (a *authenticator) collect() {
 			a.keys = append(a.keys, &offer{label: describeKey("agent: "+s.comment, pub), signer: fixed(s.signer)})
 			continue
 		}
-		queue("agent: "+s.comment, pub, fixed(s.signer), nil)
+		q.add("agent: "+s.comment, pub, fixed(s.signer), nil)
 	}
+}
+
+// queueFileKeys offers the identity files the agent did not already offer.
+func (a *authenticator) queueFileKeys(q *offerQueue, files []*fileKey) {
 	for _, k := range files {
 		if k.pem == nil {
 			continue
@@ -401,11 +434,11 @@ func (a *authenticator) collect() {
 			a.keys = append(a.keys, &offer{label: k.path, signer: k.load})
 			continue
 		}
-		if done[string(k.pub.Marshal())] {
+		if q.done[string(k.pub.Marshal())] {
 			continue
 		}
 		ls := &lazySigner{pub: k.pub, key: k}
-		queue(k.path, k.pub, fixed(ls), k.plain)
+		q.add(k.path, k.pub, fixed(ls), k.plain)
 	}
 }
 
