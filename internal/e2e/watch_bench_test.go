@@ -3,6 +3,7 @@ package e2e
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -51,18 +52,30 @@ func benchmarkWatchLatency(b *testing.B, oneWay time.Duration) {
 	fw := tunnel.NewForwards(ctx, c)
 	defer fw.Close()
 
-	appeared := make(chan int, 16)
+	type ready struct {
+		port int // negative: no sample
+		at   time.Time
+	}
+	appeared := make(chan ready, 16)
+	failed := make(chan error, 16) // read by the loop only: the end of the login is no failure
 	go func() {
 		for r := range w.Reports() {
 			switch r.Kind {
 			case tunnel.ListenAppeared:
 				// Forward as kfwd login does: the local listener is ready when Add returns.
-				if _, _, err := fw.Add(ctx, r.Port); err != nil {
-					b.Errorf("forwarding %d: %v", r.Port, err)
+				_, _, err := fw.Add(ctx, r.Port)
+				var busy *tunnel.PortInUseError
+				switch {
+				case errors.As(err, &busy):
+					// The remote's random port is taken here by another program: no sample.
+					appeared <- ready{-r.Port, time.Now()}
+				case err != nil:
+					failed <- fmt.Errorf("forwarding %d: %w", r.Port, err)
+				default:
+					appeared <- ready{r.Port, time.Now()}
 				}
-				appeared <- r.Port
 			case tunnel.WatchUnavailable:
-				b.Errorf("watch unavailable: %s", r.Reason)
+				failed <- fmt.Errorf("watch unavailable: %s", r.Reason)
 			}
 		}
 	}()
@@ -79,11 +92,16 @@ func benchmarkWatchLatency(b *testing.B, oneWay time.Duration) {
 		}
 		at, _ := strconv.ParseInt(f[2], 10, 64)
 		select {
-		case p := <-appeared:
-			lat = append(lat, time.Since(time.Unix(0, at)))
-			if strconv.Itoa(p) != f[1] {
+		case rd := <-appeared:
+			p := rd.port
+			if p > 0 {
+				lat = append(lat, rd.at.Sub(time.Unix(0, at)))
+			}
+			if strconv.Itoa(max(p, -p)) != f[1] {
 				b.Fatalf("the watch saw port %d, the program listens on %s", p, f[1])
 			}
+		case err := <-failed:
+			b.Fatal(err)
 		case <-time.After(10 * time.Second):
 			b.Fatalf("the watch did not see port %s", f[1])
 		}
