@@ -101,6 +101,11 @@ func TestDecideRules(t *testing.T) {
 		{"a second sign-in on the same port opens its new authorize URL", watch, []step{ev(0, Listening(49153, "127.0.0.1")), ev(0, cb(49153, authURL)),
 			ev(time.Second, cb(49153, strings.Replace(authURL, "state=", "state=second", 1)))},
 			"callback 49153; open " + authURL + "; open " + strings.Replace(authURL, "state=", "state=second", 1)},
+		{"a pending watch that goes down decides in the login's order, not by port", watch, []step{
+			ev(0, cb(49153, authURL)), ev(0, cb(5432, "")), ev(0, cb(20000, "")), ev(0, cb(20001, "")), ev(0, cb(20002, "")),
+			ev(0, cb(20003, "")), ev(0, cb(20004, "")), ev(0, cb(20005, "")), ev(0, cb(20006, "")), ev(0, cb(20007, "")),
+			ev(10*time.Millisecond, WatchDown("no /proc"))},
+			"callback 49153; open " + authURL + "; callback 5432; callback 20000; callback 20001; callback 20002; callback 20003; callback 20004; callback 20005; ignored; ignored"},
 		{"device: plain URL opened after the hold", text, []step{
 			ev(0, FromEvent(Event{Type: TypeDevice, URL: "https://github.com/login/device", Code: "ABCD-EFGH"})), tick(300 * time.Millisecond)},
 			"device ABCD-EFGH https://github.com/login/device; open https://github.com/login/device"},
