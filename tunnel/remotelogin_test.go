@@ -359,9 +359,11 @@ func waitExit(t *testing.T, cmd *exec.Cmd) int {
 func TestLoginStop(t *testing.T) {
 	tmp := t.TempDir()
 	id := newLoginID()
-	marker := filepath.Join(tmp, "still-running")
-	// The "login" touches a file after a while; it must never get there.
-	cmd, _ := startWrapped(t, tmp, id, "sh", "-c", "sleep 1; touch "+marker)
+	// The "login" says its pid and waits; after the stop it must be gone. (It
+	// used to touch a file after 1 s, which a loaded machine reached before
+	// the stop ran.)
+	cmd, out := startWrapped(t, tmp, id, "sh", "-c", "echo login=$$; exec sleep 60")
+	login := pidsIn(t, out.String, "login")["login"]
 	dir := loginDir(t, tmp, id)
 	if fi, err := os.Stat(dir); err != nil || fi.Mode().Perm() != 0o700 {
 		t.Errorf("private dir %s: %v %v, want mode 0700", dir, fi.Mode(), err)
@@ -373,9 +375,11 @@ func TestLoginStop(t *testing.T) {
 	if _, err := os.Stat(dir); !os.IsNotExist(err) {
 		t.Errorf("private dir left behind: %v", err)
 	}
-	time.Sleep(1500 * time.Millisecond)
-	if _, err := os.Stat(marker); err == nil {
-		t.Error("the wrapped login kept running after the stop command")
+	for i := 0; alive(login); i++ {
+		if i == 250 { // a hang guard, not a timing assertion: the stop waits 2 s before KILL
+			t.Fatal("the wrapped login kept running after the stop command")
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 
