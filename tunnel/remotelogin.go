@@ -262,7 +262,11 @@ kfwd_stopid() {
 //   - write the opener shims there (printf is a builtin: only the chmod costs a
 //     process, and the login's start-up is on the critical path), first in
 //     PATH, BROWSER pointing at one;
-//   - run argv in the background, with the shell's stdin (fd 3: a background
+//   - run argv in the background with KFWD_SESSION=<id> in its environment
+//     only (exported earlier, the marker would also be on the commands the
+//     wrapper runs itself, such as mktemp in a $(...) subshell: the watch then
+//     took that short-lived subshell, their unmarked parent, for the wrapper
+//     and ended when it exited), with the shell's stdin (fd 3: a background
 //     job's stdin would be /dev/null), so that the shell can act on signals
 //     while argv runs: a shell runs traps only between commands, and wait is
 //     one it can leave. A session without a PTY gets no hangup from sshd when
@@ -283,7 +287,7 @@ const loginScript = `case $* in *\\*)
     set -- "$@" "$kfwd_a"; kfwd_n=$((kfwd_n-1))
   done;;
 esac
-kfwd_i=$KFWD_WRAPPER; unset KFWD_WRAPPER; KFWD_SESSION=$kfwd_i; export KFWD_SESSION
+kfwd_i=$KFWD_WRAPPER; unset KFWD_WRAPPER
 kfwd_d=$(mktemp -d "${TMPDIR:-/tmp}/kfwd-$kfwd_i.XXXXXX" 2>/dev/null || mktemp -d -t "kfwd-$kfwd_i" 2>/dev/null) || kfwd_d=
 trap '[ -z "$kfwd_d" ] || rm -rf "$kfwd_d"' EXIT
 if [ -n "$kfwd_d" ] && [ -d "$kfwd_d" ]; then
@@ -306,7 +310,7 @@ kfwd_x=; kfwd_p=
 trap 'kfwd_stop 129' HUP
 trap 'kfwd_stop 130' INT
 trap 'kfwd_stop 143' TERM
-exec 3<&0; "$@" <&3 3<&- & kfwd_p=$!; exec 3<&-
+exec 3<&0; KFWD_SESSION=$kfwd_i "$@" <&3 3<&- & kfwd_p=$!; exec 3<&-
 [ -z "$kfwd_d" ] || { set -C; echo $$ >"$kfwd_d/pid"; set +C; } 2>/dev/null
 wait $kfwd_p; kfwd_s=$?
 while kill -0 $kfwd_p 2>/dev/null; do wait $kfwd_p; kfwd_s=$?; done

@@ -639,3 +639,37 @@ func TestLeaseStopsAbandonedLogins(t *testing.T) {
 	freshCmd.Process.Signal(syscall.SIGTERM)
 	waitExit(t, freshCmd)
 }
+
+// TestLoginMarkerOnlyOnLogin: the commands the wrapper runs itself (mktemp in
+// a $(...) subshell, chmod) do not carry KFWD_SESSION. When they did, the
+// listener watch could take the short-lived subshell, their unmarked parent,
+// for the wrapper, and ended as soon as it exited (TestWatchBusyBox failed so
+// under load).
+func TestLoginMarkerOnlyOnLogin(t *testing.T) {
+	tmp := t.TempDir()
+	bin := t.TempDir()
+	seen := filepath.Join(tmp, "seen")
+	for _, name := range []string{"mktemp", "chmod"} {
+		real, err := exec.LookPath(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		script := "#!/bin/sh\necho \"" + name + " [${KFWD_SESSION-}]\" >>" + seen + "\nexec " + real + " \"$@\"\n"
+		if err := os.WriteFile(filepath.Join(bin, name), []byte(script), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	remotePath = bin + ":" + os.Getenv("PATH")
+	defer func() { remotePath = "" }()
+	cmd, out := startWrapped(t, tmp, newLoginID(), "sh", "-c", `echo "login [$KFWD_SESSION]"`)
+	if st := waitExit(t, cmd); st != 0 {
+		t.Fatalf("wrapper ended with %d: %s", st, out.String())
+	}
+	got, _ := os.ReadFile(seen)
+	if string(got) != "mktemp []\nchmod []\n" {
+		t.Errorf("the wrapper's own commands saw KFWD_SESSION: %q", got)
+	}
+	if !regexp.MustCompile(`login \[[0-9a-f]+\]`).MatchString(out.String()) {
+		t.Errorf("the login did not get KFWD_SESSION: %q", out.String())
+	}
+}
