@@ -69,7 +69,11 @@ func detectToBrowser(b *testing.B, env *Env, tools *Tools, cfg, tail string, i i
 	port := strconv.Itoa(FreePort(b))
 	u := "https://idp.example/authorize?client_id=bench&redirect_uri=http%3A%2F%2Flocalhost%3A" + port +
 		"%2Fcallback&state=s" + strconv.Itoa(i)
-	script := `printf '%s' 'Open this URL to sign in: ` + u + `'; date +%s%N > ` + t0 + `; printf '` + tail + `'; sleep 0.3`
+	// The login listens on its callback port before it prints the URL, as a
+	// real CLI does, so the listener watch confirms the port (a port nothing
+	// listens on is not forwarded when the watch runs).
+	script := `nc -l 127.0.0.1 ` + port + ` </dev/null >/dev/null 2>&1 & sleep 0.3; ` +
+		`printf '%s' 'Open this URL to sign in: ` + u + `'; date +%s%N > ` + t0 + `; printf '` + tail + `'; sleep 0.3; kill $! 2>/dev/null`
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	cmd := env.KfwdCommand(ctx, tools, "login", "-F", cfg, "-q", "srv", "--", "sh", "-c", script)
