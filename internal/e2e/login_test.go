@@ -92,6 +92,30 @@ func TestLoginSucceeds(t *testing.T) {
 	}
 }
 
+// approveDevice plays the user of a device-code sign-in run by p: once the
+// browser got a verification URL that opened accepts, it approves the code
+// shown in kfwd's output, and returns when p has ended.
+func approveDevice(t *testing.T, ctx context.Context, env *Env, p *Process, opened func(url string) bool) {
+	t.Helper()
+	code := regexp.MustCompile(`[B-Z]{4}-[B-Z]{4}`)
+	for approved := false; !approved; {
+		select {
+		case <-p.Done():
+			return
+		case <-ctx.Done():
+			t.Fatalf("device login did not finish: %s", p.Wait())
+		case <-time.After(50 * time.Millisecond):
+			for _, u := range env.BrowserURLs() {
+				if strings.HasPrefix(u, env.Issuer+"/device") && opened(u) {
+					if c := code.FindString(p.Stdout()); c != "" {
+						approved = env.OAuth.ApproveDevice(c) == nil
+					}
+				}
+			}
+		}
+	}
+}
+
 func TestLoginDeviceCode(t *testing.T) {
 	t.Parallel()
 	tools, env, ctx, cfg := setupLogin(t, SSHDOptions{})
@@ -101,24 +125,7 @@ func TestLoginDeviceCode(t *testing.T) {
 	}
 	// kfwd opens the verification URL; when it is the one without the code, the "user" types the
 	// code shown in the terminal.
-	code := regexp.MustCompile(`[B-Z]{4}-[B-Z]{4}`)
-	approved := false
-	for !approved {
-		select {
-		case <-p.Done():
-			approved = true
-		case <-ctx.Done():
-			t.Fatalf("device login did not finish: %s", p.Wait())
-		case <-time.After(50 * time.Millisecond):
-			for _, u := range env.BrowserURLs() {
-				if strings.HasPrefix(u, env.Issuer+"/device") && !strings.Contains(u, "user_code=") {
-					if c := code.FindString(p.Stdout()); c != "" {
-						approved = env.OAuth.ApproveDevice(c) == nil
-					}
-				}
-			}
-		}
-	}
+	approveDevice(t, ctx, env, p, func(u string) bool { return !strings.Contains(u, "user_code=") })
 	r := p.Wait()
 	if r.ExitCode != 0 || !strings.Contains(r.Stdout, "Logged in as Demo User") {
 		t.Fatalf("kfwd login (device): %s", r)
