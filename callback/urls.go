@@ -6,6 +6,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/kfwd/kfwd/internal/inet"
 )
 
 // isLoopback reports a loopback host as a URL prints it: localhost,
@@ -25,53 +27,11 @@ func isLoopback(host string) bool {
 	if ip := net.ParseIP(h); ip != nil {
 		return ip.IsLoopback()
 	}
-	ip, ok := parseInetAton(h)
+	if len(h) > 64 {
+		return false
+	}
+	ip, ok := inet.ParseAton(h)
 	return ok && ip>>24 == 127
-}
-
-// parseInetAton parses a, a.b, a.b.c or a.b.c.d with decimal, octal (0...)
-// or hex (0x...) parts, as inet_aton and the WHATWG URL parser do.
-func parseInetAton(h string) (uint32, bool) {
-	if h == "" || len(h) > 64 {
-		return 0, false
-	}
-	parts := strings.Split(h, ".")
-	if len(parts) > 4 {
-		return 0, false
-	}
-	var vals [4]uint64
-	for i, p := range parts {
-		base := 10
-		switch {
-		case strings.HasPrefix(p, "0x"):
-			base, p = 16, p[2:]
-			if p == "" {
-				p = "0"
-			}
-		case len(p) > 1 && p[0] == '0':
-			base, p = 8, p[1:]
-		}
-		v, err := strconv.ParseUint(p, base, 32)
-		if err != nil {
-			return 0, false
-		}
-		vals[i] = v
-	}
-	n := len(parts)
-	for i := 0; i < n-1; i++ {
-		if vals[i] > 255 {
-			return 0, false
-		}
-	}
-	last := vals[n-1]
-	if last >= 1<<(8*(5-n)) {
-		return 0, false
-	}
-	var ip uint64
-	for i := 0; i < n-1; i++ {
-		ip |= vals[i] << (8 * (3 - i))
-	}
-	return uint32(ip | last), true
 }
 
 func atoiPort(s string) int {

@@ -4,6 +4,8 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+
+	"github.com/kfwd/kfwd/internal/inet"
 )
 
 // knownKeywords are the ssh_config keywords OpenSSH 9.2 (Debian) accepts.
@@ -64,57 +66,11 @@ func canonicalAddr(host string) (string, bool) {
 	return "", false
 }
 
-// inetAton parses the a, a.b, a.b.c and a.b.c.d forms with decimal, octal
-// and hex parts accepted by inet_aton(3).
+// inetAton canonicalises the legacy IPv4 forms inet_aton(3) accepts
+// (127.1, 0x7f.0.0.1, 2130706433) to a.b.c.d.
 func inetAton(s string) (string, bool) {
-	parts := strings.Split(s, ".")
-	if len(parts) > 4 {
-		return "", false
-	}
-	vals := make([]uint64, len(parts))
-	for i, p := range parts {
-		if p == "" {
-			return "", false
-		}
-		base := 10
-		switch {
-		case strings.HasPrefix(p, "0x") || strings.HasPrefix(p, "0X"):
-			base, p = 16, p[2:]
-			if p == "" {
-				p = "0"
-			}
-		case len(p) > 1 && p[0] == '0':
-			base, p = 8, p[1:]
-		}
-		v, err := strconv.ParseUint(p, base, 32)
-		if err != nil {
-			return "", false
-		}
-		vals[i] = v
-	}
-	var n uint64
-	switch len(vals) {
-	case 1:
-		n = vals[0]
-	case 2:
-		if vals[0] > 255 || vals[1] > 0xffffff {
-			return "", false
-		}
-		n = vals[0]<<24 | vals[1]
-	case 3:
-		if vals[0] > 255 || vals[1] > 255 || vals[2] > 0xffff {
-			return "", false
-		}
-		n = vals[0]<<24 | vals[1]<<16 | vals[2]
-	case 4:
-		for _, v := range vals {
-			if v > 255 {
-				return "", false
-			}
-		}
-		n = vals[0]<<24 | vals[1]<<16 | vals[2]<<8 | vals[3]
-	}
-	if n > 0xffffffff {
+	n, ok := inet.ParseAton(s)
+	if !ok {
 		return "", false
 	}
 	return strconv.Itoa(int(n>>24)) + "." + strconv.Itoa(int(n>>16&255)) + "." + strconv.Itoa(int(n>>8&255)) + "." + strconv.Itoa(int(n&255)), true

@@ -1,0 +1,52 @@
+// Package inet parses IPv4 addresses in the legacy forms inet_aton(3)
+// accepts, which OpenSSH (through getaddrinfo) and browsers (the WHATWG URL
+// parser) both resolve: sshconfig canonicalises host names with it and
+// callback recognises loopback written as 127.1 or 2130706433.
+package inet
+
+import (
+	"strconv"
+	"strings"
+)
+
+// ParseAton parses a, a.b, a.b.c or a.b.c.d with decimal, octal (0...) or
+// hex (0x...) parts; the last part fills the remaining bytes.
+func ParseAton(s string) (uint32, bool) {
+	parts := strings.Split(s, ".")
+	if len(parts) > 4 {
+		return 0, false
+	}
+	var vals [4]uint64
+	for i, p := range parts {
+		if p == "" {
+			return 0, false
+		}
+		base := 10
+		switch {
+		case strings.HasPrefix(p, "0x") || strings.HasPrefix(p, "0X"):
+			base, p = 16, p[2:]
+			if p == "" {
+				p = "0"
+			}
+		case len(p) > 1 && p[0] == '0':
+			base, p = 8, p[1:]
+		}
+		v, err := strconv.ParseUint(p, base, 32)
+		if err != nil {
+			return 0, false
+		}
+		vals[i] = v
+	}
+	n := len(parts)
+	var ip uint64
+	for i := 0; i < n-1; i++ {
+		if vals[i] > 255 {
+			return 0, false
+		}
+		ip |= vals[i] << (8 * (3 - i))
+	}
+	if last := vals[n-1]; last < 1<<(8*(5-n)) {
+		return uint32(ip | last), true
+	}
+	return 0, false
+}
