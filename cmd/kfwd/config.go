@@ -21,7 +21,7 @@ func configCommand(e *env) *cli.Command {
 			if err != nil {
 				return err
 			}
-			return e.ui.print(h.Format())
+			return e.ui.Print(h.Format())
 		},
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"strings"
 
+	"github.com/kfwd/kfwd/internal/ui"
+
 	"github.com/kfwd/kfwd/sshconfig"
 	"github.com/kfwd/kfwd/tunnel"
 )
@@ -27,11 +29,11 @@ func (d dialer) promptOrTerminal(ctx context.Context) tunnel.Prompter {
 	if d.prompt != nil {
 		return d.prompt
 	}
-	return terminalPrompter(ctx, d.e)
+	return ui.Prompter(ctx, d.e.getenv)
 }
 
 func (d dialer) dialWith(ctx context.Context, p tunnel.Prompter) (*tunnel.Client, error) {
-	return tunnel.Dial(ctx, tunnel.DialOptions{Host: d.host, Resolve: d.resolve, Prompt: p, Logf: d.e.ui.logf(1), Stderr: d.e.stderr})
+	return tunnel.Dial(ctx, tunnel.DialOptions{Host: d.host, Resolve: d.resolve, Prompt: p, Logf: d.e.ui.Logf(1), Stderr: d.e.stderr})
 }
 
 // connect opens the connection with the "connecting" and "connected" status
@@ -41,16 +43,16 @@ func (d dialer) connect(ctx context.Context) (*tunnel.Client, error) {
 	u, h := d.e.ui, d.host
 	ev := map[string]any{"host": h.Alias, "hostname": h.HostName, "port": h.Port}
 	if via := route(h); via != "" {
-		u.statusf("connecting to %s via %s", h.Alias, via)
+		u.Statusf("connecting to %s via %s", h.Alias, via)
 		ev["via"] = via
 	} else {
-		u.statusf("connecting to %s (%s port %d)", h.Alias, h.HostName, h.Port)
+		u.Statusf("connecting to %s (%s port %d)", h.Alias, h.HostName, h.Port)
 	}
-	u.event("connecting", ev)
+	u.Event("connecting", ev)
 	prompt := d.promptOrTerminal(ctx)
 	stopSpin := func() {}
-	if u.verbose == 0 {
-		stopSpin = u.spin("connecting to " + h.Alias)
+	if u.Verbose() == 0 {
+		stopSpin = u.Spin("connecting to " + h.Alias)
 		if prompt != nil {
 			prompt = spinStopper{prompt, stopSpin}
 		}
@@ -60,8 +62,8 @@ func (d dialer) connect(ctx context.Context) (*tunnel.Client, error) {
 	if err != nil {
 		return nil, causeOr(ctx, err)
 	}
-	u.statusf("connected to %s", h.Alias)
-	u.event("connected", map[string]any{"host": h.Alias})
+	u.Statusf("connected to %s", h.Alias)
+	u.Event("connected", map[string]any{"host": h.Alias})
 	return c, nil
 }
 

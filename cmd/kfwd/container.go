@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/kfwd/kfwd/internal/ui"
+
 	"github.com/kfwd/kfwd/tunnel"
 	"github.com/urfave/cli/v3"
 )
@@ -43,8 +45,8 @@ func containerTarget(cmd *cli.Command, arg string) (spec *tunnel.ContainerSpec, 
 
 // openContainer checks the container and says where the login runs; host is
 // nil for a local container.
-func openContainer(ctx context.Context, u *ui, spec tunnel.ContainerSpec, host *tunnel.Client, hostAlias string) (*tunnel.Container, error) {
-	c, err := tunnel.OpenContainer(ctx, spec, tunnel.ContainerOptions{Host: host, Logf: u.logf(1)})
+func openContainer(ctx context.Context, u *ui.UI, spec tunnel.ContainerSpec, host *tunnel.Client, hostAlias string) (*tunnel.Container, error) {
+	c, err := tunnel.OpenContainer(ctx, spec, tunnel.ContainerOptions{Host: host, Logf: u.Logf(1)})
 	if err != nil {
 		return nil, err
 	}
@@ -52,8 +54,8 @@ func openContainer(ctx context.Context, u *ui, spec tunnel.ContainerSpec, host *
 	if host != nil {
 		where = hostAlias
 	}
-	u.statusf("container %s (%s on %s)", spec.Name, c.Spec.Runtime, where)
-	u.event("container", map[string]any{"name": spec.Name, "runtime": c.Spec.Runtime, "host": hostAlias})
+	u.Statusf("container %s (%s on %s)", spec.Name, c.Spec.Runtime, where)
+	u.Event("container", map[string]any{"name": spec.Name, "runtime": c.Spec.Runtime, "host": hostAlias})
 	return c, nil
 }
 

@@ -41,7 +41,7 @@ func runDemo(ctx context.Context, e *env, noBrowser bool, timeout time.Duration)
 	u := e.ui
 	// The demo's CLI waits a little longer than kfwd, so that --timeout,
 	// not the CLI giving up first, decides how an unfinished demo ends.
-	d, err := demo.Start(demo.Options{LoginTimeout: timeout + 5*time.Second, Logf: u.logf(2)})
+	d, err := demo.Start(demo.Options{LoginTimeout: timeout + 5*time.Second, Logf: u.Logf(2)})
 	if err != nil {
 		return err
 	}
@@ -55,23 +55,23 @@ func runDemo(ctx context.Context, e *env, noBrowser bool, timeout time.Duration)
 	if err != nil {
 		return err
 	}
-	u.statusf("demo: identity provider at %s (on this machine)", d.Issuer)
-	u.statusf("demo: SSH host %s with its own in-memory loopback, reachable only through SSH", d.SSH.Addr)
-	u.statusf("demo: ssh_config for Host %s in %s", demo.Alias, cfg)
-	u.event("demo", map[string]any{"issuer": d.Issuer, "ssh": d.SSH.Addr, "config": cfg})
+	u.Statusf("demo: identity provider at %s (on this machine)", d.Issuer)
+	u.Statusf("demo: SSH host %s with its own in-memory loopback, reachable only through SSH", d.SSH.Addr)
+	u.Statusf("demo: ssh_config for Host %s in %s", demo.Alias, cfg)
+	u.Event("demo", map[string]any{"issuer": d.Issuer, "ssh": d.SSH.Addr, "config": cfg})
 
 	h, err := sshconfig.Resolve(demo.Alias, sshconfig.Options{ConfigFile: cfg})
 	if err != nil {
 		return fmt.Errorf("demo: reading its ssh_config: %w", err)
 	}
-	u.statusf("demo: running kfwd login -F %s %s -- %s", cfg, demo.Alias, demo.Command)
+	u.Statusf("demo: running kfwd login -F %s %s -- %s", cfg, demo.Alias, demo.Command)
 	var open func(string) error
 	opening := ""
 	if !noBrowser && !hasBrowser(e) {
 		opening = "demo: following %s in-process, as a signed-in browser would"
 		// A fresh server or CI has no browser to show: the demo signs in the
 		// way a signed-in browser would, following the URL itself.
-		u.statusf("demo: no browser on this machine ($BROWSER unset, no display): following the sign-in URL in-process instead")
+		u.Statusf("demo: no browser on this machine ($BROWSER unset, no display): following the sign-in URL in-process instead")
 		open = func(url string) error {
 			go d.Follow(ctx, url)
 			return nil
@@ -93,7 +93,7 @@ func runDemo(ctx context.Context, e *env, noBrowser bool, timeout time.Duration)
 	if len(d.Logins()) == 0 {
 		return errors.New("demo: the login ended without signing in")
 	}
-	u.statusf("demo: done: the remote CLI signed in through the forwarded callback; with a real host run: kfwd login HOST")
+	u.Statusf("demo: done: the remote CLI signed in through the forwarded callback; with a real host run: kfwd login HOST")
 	return nil
 }
 

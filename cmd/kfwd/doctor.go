@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kfwd/kfwd/internal/ui"
+
 	"github.com/kfwd/kfwd/callback"
 	"github.com/kfwd/kfwd/sshconfig"
 	"github.com/kfwd/kfwd/tunnel"
@@ -66,7 +68,7 @@ type check struct {
 
 type doctor struct {
 	e      *env
-	u      *ui
+	u      *ui.UI
 	failed int
 	status int
 }
@@ -79,27 +81,27 @@ func (d *doctor) report(c check) {
 			d.status = exitFailure
 		}
 	}
-	if d.u.json {
-		d.u.event("check", map[string]any{"name": c.Name, "ok": c.OK, "detail": c.Detail, "hint": c.Hint})
+	if d.u.JSON() {
+		d.u.Event("check", map[string]any{"name": c.Name, "ok": c.OK, "detail": c.Detail, "hint": c.Hint})
 		return
 	}
-	mark := d.u.paint("32", "✓")
+	mark := d.u.Paint("32", "✓")
 	if !c.OK {
-		mark = d.u.paint("31", "✗")
+		mark = d.u.Paint("31", "✗")
 	}
 	// Details carry remote text: the server's banner, the CLI's --version.
-	d.u.result(fmt.Sprintf("%s %-10s %s", mark, c.Name, termSafe(c.Detail)))
+	d.u.Result(fmt.Sprintf("%s %-10s %s", mark, c.Name, ui.Safe(c.Detail)))
 	if c.Hint != "" {
-		d.u.result("  " + d.u.paint("33", "hint:") + " " + termSafe(c.Hint))
+		d.u.Result("  " + d.u.Paint("33", "hint:") + " " + ui.Safe(c.Hint))
 	}
 }
 
 func (d *doctor) finish(host string) error {
 	if d.failed == 0 {
-		d.u.statusf("doctor: 'kfwd login %s' should work", host)
+		d.u.Statusf("doctor: 'kfwd login %s' should work", host)
 		return nil
 	}
-	d.u.statusf("doctor: %d check(s) failed", d.failed)
+	d.u.Statusf("doctor: %d check(s) failed", d.failed)
 	return doctorFailed{failed: d.failed, status: d.status}
 }
 
@@ -198,7 +200,7 @@ func watchCheck(ctx context.Context, t tunnel.Target) check {
 func (d *doctor) container(ctx context.Context, spec tunnel.ContainerSpec, host *tunnel.Client, alias string) (*tunnel.Container, bool) {
 	ctx, cancel := context.WithTimeout(ctx, doctorStepTimeout)
 	defer cancel()
-	ctr, err := tunnel.OpenContainer(ctx, spec, tunnel.ContainerOptions{Host: host, Logf: d.u.logf(1)})
+	ctr, err := tunnel.OpenContainer(ctx, spec, tunnel.ContainerOptions{Host: host, Logf: d.u.Logf(1)})
 	if err != nil {
 		d.connectionFailed()
 		d.report(check{Name: "container", Detail: err.Error(), Hint: strings.Join(explain(err, d.e.what).hints, "; ")})

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/kfwd/kfwd/internal/ui"
+
 	"github.com/kfwd/kfwd/tunnel"
 )
 
@@ -90,7 +92,7 @@ func (s situation) host() string {
 // report prints err with its hints through u and returns the exit status for
 // it (0 for nil); with --json it then writes the exit event. This is the one
 // place where errors become words and numbers.
-func report(u *ui, s situation, err error) int {
+func report(u *ui.UI, s situation, err error) int {
 	status := 0
 	if err != nil {
 		x := explain(err, s)
@@ -98,12 +100,12 @@ func report(u *ui, s situation, err error) int {
 		switch {
 		case x.silent:
 			// Printed already (by the remote login, or doctor's checks).
-			u.event("error", map[string]any{"message": x.msg, "hint": "", "code": x.code})
+			u.Event("error", map[string]any{"message": x.msg, "hint": "", "code": x.code})
 		default:
-			u.fail(x.msg, x.hints, x.code)
+			u.Fail(x.msg, x.hints, x.code)
 		}
 	}
-	u.event("exit", map[string]any{"status": status})
+	u.Event("exit", map[string]any{"status": status})
 	return status
 }
 

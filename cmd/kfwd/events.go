@@ -7,6 +7,8 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/kfwd/kfwd/internal/ui"
+
 	"github.com/kfwd/kfwd/callback"
 	"github.com/kfwd/kfwd/tunnel"
 )
@@ -15,7 +17,7 @@ import (
 // remote listener watch's reports go to one callback.Decider, and its
 // actions forward ports, open URLs and show device codes.
 type loginEvents struct {
-	u         *ui
+	u         *ui.UI
 	fw        *tunnel.Forwards
 	container bool // the login runs in a container, reached only by a relay
 	noBrowser bool
@@ -68,16 +70,16 @@ func (h *loginEvents) watchEvidence(ctx context.Context, w *tunnel.Watch, send f
 		var e callback.Evidence
 		switch r.Kind {
 		case tunnel.WatchStarted:
-			h.u.debugf(1, "watching the login's listening sockets on the remote (%s)", r.Method)
+			h.u.Debugf(1, "watching the login's listening sockets on the remote (%s)", r.Method)
 			e = callback.WatchUp()
 		case tunnel.WatchUnavailable:
-			h.u.debugf(1, "the remote listener watch is unavailable (%s); finding callback ports from the login's output only", r.Reason)
+			h.u.Debugf(1, "the remote listener watch is unavailable (%s); finding callback ports from the login's output only", r.Reason)
 			e = callback.WatchDown(r.Reason)
 		case tunnel.ListenAppeared:
-			h.u.debugf(1, "the login listens on %s", netip.AddrPortFrom(r.Addr, uint16(r.Port)))
+			h.u.Debugf(1, "the login listens on %s", netip.AddrPortFrom(r.Addr, uint16(r.Port)))
 			e = callback.Listening(r.Port, r.Addr.String())
 		default:
-			h.u.debugf(2, "watch: %v", r)
+			h.u.Debugf(2, "watch: %v", r)
 			continue
 		}
 		if !send(e) {
@@ -88,7 +90,7 @@ func (h *loginEvents) watchEvidence(ctx context.Context, w *tunnel.Watch, send f
 
 // act carries out one decision.
 func (h *loginEvents) act(ctx context.Context, a callback.Action) error {
-	h.u.eventJSON(a)
+	h.u.EventJSON(a)
 	switch a.Type {
 	case callback.ActCallback:
 		err := h.forward(ctx, a.Port)
@@ -98,7 +100,7 @@ func (h *loginEvents) act(ctx context.Context, a callback.Action) error {
 			// busy local port does not fail the login (issue 8). Its
 			// sign-in URL is not opened either: the browser would hand
 			// the code to whatever holds the port here.
-			h.u.noticef("not forwarding port %d named by the login's output: %v", a.Port, err)
+			h.u.Noticef("not forwarding port %d named by the login's output: %v", a.Port, err)
 			if h.busy == nil {
 				h.busy = map[int]error{}
 			}
@@ -113,14 +115,14 @@ func (h *loginEvents) act(ctx context.Context, a callback.Action) error {
 				// is the login's own, and it cannot finish.
 				return err
 			}
-			h.u.noticef("not opening %s: its callback port %d is in use here", callback.DisplayURL(a.URL), a.Port)
+			h.u.Noticef("not opening %s: its callback port %d is in use here", callback.DisplayURL(a.URL), a.Port)
 			return nil
 		}
 		h.openURL(a.URL)
 	case callback.ActDevice:
-		h.u.noticef("device sign-in: enter code %s at %s", a.Code, a.URL)
+		h.u.Noticef("device sign-in: enter code %s at %s", a.Code, a.URL)
 	case callback.ActIgnored:
-		h.u.debugf(1, "ignored: %s", a.Reason)
+		h.u.Debugf(1, "ignored: %s", a.Reason)
 	}
 	return nil
 }
@@ -138,8 +140,8 @@ func (h *loginEvents) forward(ctx context.Context, port int) error {
 	case kind != tunnel.RouteDirect:
 		via = fmt.Sprintf("%s on the remote (the server does not allow TCP forwarding)", kind)
 	}
-	h.u.statusf("callback port %d: forwarding localhost:%d to the remote through %s", port, port, via)
-	h.u.event("forwarding", map[string]any{"port": port, "via": kind})
+	h.u.Statusf("callback port %d: forwarding localhost:%d to the remote through %s", port, port, via)
+	h.u.Event("forwarding", map[string]any{"port": port, "via": kind})
 	return nil
 }
 
@@ -150,21 +152,21 @@ func (h *loginEvents) openURL(url string) {
 	}
 	h.opened[url] = true
 	if h.noBrowser {
-		h.u.noticef("open this URL in your browser: %s", url)
+		h.u.Noticef("open this URL in your browser: %s", url)
 		return
 	}
 	opening := h.opening
 	if opening == "" {
 		opening = "opening %s in your browser"
 	}
-	h.u.statusf(opening, callback.DisplayURL(url))
-	h.u.event("browser", map[string]any{"url": url})
+	h.u.Statusf(opening, callback.DisplayURL(url))
+	h.u.Event("browser", map[string]any{"url": url})
 	// The opener may run as long as the browser does: never wait for it here,
 	// where the next event (a second callback port) must be handled.
 	go func() {
 		if err := h.open(url); err != nil {
-			h.u.noticef("could not open a browser (%v); open this URL yourself: %s", err, url)
-			h.u.event("browser-failed", map[string]any{"url": url, "error": err.Error()})
+			h.u.Noticef("could not open a browser (%v); open this URL yourself: %s", err, url)
+			h.u.Event("browser-failed", map[string]any{"url": url, "error": err.Error()})
 		}
 	}()
 }

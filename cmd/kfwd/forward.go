@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/kfwd/kfwd/internal/ui"
+
 	"github.com/kfwd/kfwd/tunnel"
 	"github.com/urfave/cli/v3"
 )
@@ -118,48 +120,48 @@ func runForward(ctx context.Context, e *env, o forwardOptions) error {
 
 	for _, s := range o.specs {
 		// Not lazy: with SSH, SMTP, MySQL or VNC the server speaks first.
-		fw, err := rc.Forward(ctx, tunnel.ForwardOptions{Port: s.local, Logf: u.logf(2), OnEvent: forwardEventLogger(u),
+		fw, err := rc.Forward(ctx, tunnel.ForwardOptions{Port: s.local, Logf: u.Logf(2), OnEvent: forwardEventLogger(u),
 			FirstByteWait: tunnel.PlainFirstByteWait}, s.remote)
 		if err != nil {
 			return err
 		}
 		defer fw.Close()
-		u.statusf("forwarding localhost:%d to %s's localhost:%d", s.local, h.Alias, s.remote)
-		u.event("forwarding", map[string]any{"port": s.local, "remote_port": s.remote})
+		u.Statusf("forwarding localhost:%d to %s's localhost:%d", s.local, h.Alias, s.remote)
+		u.Event("forwarding", map[string]any{"port": s.local, "remote_port": s.remote})
 	}
 	if err := rc.Run(ctx); err != nil {
 		return err
 	}
 	// Run returns nil only when ctx ended: Ctrl-C or SIGTERM (130, as the
 	// man page says), or a parent's cancel.
-	u.statusf("stopped")
+	u.Statusf("stopped")
 	return stopped{context.Cause(ctx)}
 }
 
 // reportReconnect prints what the reconnecting connection did.
-func reportReconnect(u *ui, alias string, ev tunnel.ReconnectEvent) {
+func reportReconnect(u *ui.UI, alias string, ev tunnel.ReconnectEvent) {
 	switch ev.Kind {
 	case tunnel.ReconnectWaiting:
-		u.statusf("connection to %s lost (%v); reconnecting in %s (attempt %d)", alias, ev.Err, ev.Delay, ev.Attempt)
-		u.event("reconnecting", map[string]any{"host": alias, "attempt": ev.Attempt, "delay": ev.Delay.Seconds(), "reason": ev.Err.Error()})
+		u.Statusf("connection to %s lost (%v); reconnecting in %s (attempt %d)", alias, ev.Err, ev.Delay, ev.Attempt)
+		u.Event("reconnecting", map[string]any{"host": alias, "attempt": ev.Attempt, "delay": ev.Delay.Seconds(), "reason": ev.Err.Error()})
 	case tunnel.Reconnected:
-		u.statusf("reconnected to %s", alias)
-		u.event("connected", map[string]any{"host": alias, "attempt": ev.Attempt})
+		u.Statusf("reconnected to %s", alias)
+		u.Event("connected", map[string]any{"host": alias, "attempt": ev.Attempt})
 	case tunnel.RouteRelay:
-		u.statusf("the server does not allow TCP forwarding; carrying connections through %s on the remote", ev.Route)
+		u.Statusf("the server does not allow TCP forwarding; carrying connections through %s on the remote", ev.Route)
 	case tunnel.RouteNone:
-		u.statusf("the server does not allow TCP forwarding and %v", ev.Err)
+		u.Statusf("the server does not allow TCP forwarding and %v", ev.Err)
 	}
 }
 
 // forwardEventLogger reports forwarded connections that could not reach the
 // remote, and the rest with -vv.
-func forwardEventLogger(u *ui) func(tunnel.ForwardEvent) {
+func forwardEventLogger(u *ui.UI) func(tunnel.ForwardEvent) {
 	return func(ev tunnel.ForwardEvent) {
 		if ev.Kind == tunnel.ForwardDialFailed {
-			u.statusf("port %d: connection from %s not forwarded: %v", ev.Port, ev.Client, ev.Err)
+			u.Statusf("port %d: connection from %s not forwarded: %v", ev.Port, ev.Client, ev.Err)
 			return
 		}
-		u.debugf(2, "port %d: %s %s", ev.Port, ev.Client, ev.Kind)
+		u.Debugf(2, "port %d: %s %s", ev.Port, ev.Client, ev.Kind)
 	}
 }

@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/kfwd/kfwd/internal/ui"
+
 	"github.com/kfwd/kfwd/callback"
 	"github.com/kfwd/kfwd/tunnel"
 	"github.com/urfave/cli/v3"
@@ -173,7 +175,7 @@ type remoteLogin struct {
 // stop stops the remote login and says so when it could not.
 func (r *remoteLogin) stop() {
 	if err := r.sess.Stop(); err != nil {
-		r.e.ui.noticef("could not stop the remote login (%v); the next kfwd login to %s stops it", err, r.where)
+		r.e.ui.Noticef("could not stop the remote login (%v); the next kfwd login to %s stops it", err, r.where)
 	}
 }
 
@@ -182,33 +184,33 @@ func (r *remoteLogin) stop() {
 // its output through scanners that send to events.
 func (r *remoteLogin) start(ctx context.Context, events chan<- callback.Event) error {
 	e, u := r.e, r.e.ui
-	t := stdinTerminal(e.stdin)
+	t := ui.StdinTerminal(e.stdin)
 	opts := tunnel.SessionOptions{
 		PTY:   t != nil,
 		Term:  e.getenv("TERM"),
 		Stdin: e.stdin,
 	}
 	userOut := e.stdout
-	if u.json {
+	if u.JSON() {
 		userOut = e.stderr
 	}
-	stdout := callback.NewFeed(u.relay(userOut), events)
+	stdout := callback.NewFeed(u.Relay(userOut), events)
 	stderr := stdout
 	if t == nil {
-		stderr = callback.NewFeed(u.relay(e.stderr), events)
+		stderr = callback.NewFeed(u.Relay(e.stderr), events)
 	}
 	opts.Stdout, opts.Stderr = stdout, stderr
 	r.feeds = []*callback.Feed{stdout, stderr}
 	if t != nil {
-		opts.Width, opts.Height = t.size()
-		restore, err := t.makeRaw(u)
+		opts.Width, opts.Height = t.Size()
+		restore, err := t.MakeRaw(u)
 		if err != nil {
 			return err
 		}
 		r.cleanups = append(r.cleanups, restore)
 	}
-	u.debugf(1, "running %q on %s", strings.Join(r.command, " "), r.where)
-	sess, watch, err := tunnel.StartWatchedLogin(ctx, r.target, r.command, opts, tunnel.WatchOptions{Logf: u.logf(2)})
+	u.Debugf(1, "running %q on %s", strings.Join(r.command, " "), r.where)
+	sess, watch, err := tunnel.StartWatchedLogin(ctx, r.target, r.command, opts, tunnel.WatchOptions{Logf: u.Logf(2)})
 	if err != nil {
 		r.close()
 		return causeOr(ctx, fmt.Errorf("starting %q on %s: %w", strings.Join(r.command, " "), r.where, err))
@@ -216,7 +218,7 @@ func (r *remoteLogin) start(ctx context.Context, events chan<- callback.Event) e
 	r.sess, r.watch = sess, watch
 	r.cleanups = append(r.cleanups, func() { sess.Close(); watch.Close() })
 	if t != nil {
-		r.cleanups = append(r.cleanups, t.followResize(sess.Session))
+		r.cleanups = append(r.cleanups, t.FollowResize(sess.Session))
 	}
 	return nil
 }
@@ -253,7 +255,7 @@ func (r *remoteLogin) wait(ctx context.Context) error {
 	if res.err != nil {
 		return causeOr(ctx, fmt.Errorf("remote login on %s: %w", r.where, res.err))
 	}
-	r.e.ui.statusf("login finished (exit status %d)", res.status)
+	r.e.ui.Statusf("login finished (exit status %d)", res.status)
 	if res.status != 0 {
 		return remoteExit{status: res.status, command: r.command[0], where: r.where}
 	}

@@ -11,6 +11,8 @@ import (
 	"os"
 	"runtime/debug"
 
+	"github.com/kfwd/kfwd/internal/ui"
+
 	"github.com/urfave/cli/v3"
 )
 
@@ -26,7 +28,7 @@ type env struct {
 	stdout io.Writer
 	stderr io.Writer
 	getenv func(string) string
-	ui     *ui
+	ui     *ui.UI
 	what   situation // the command and destination, once parsed
 }
 
@@ -37,10 +39,10 @@ type env struct {
 // before the process ends.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	e := &env{stdin: stdin, stdout: stdout, stderr: stderr, getenv: os.Getenv}
-	e.ui = newUI(e)
+	e.ui = ui.New(e.stdout, e.stderr, e.getenv)
 	// --json must hold for errors in the flags themselves, found before the
 	// root flags are known.
-	e.ui.configure(wantsJSON(args), false, 0)
+	e.ui.Configure(wantsJSON(args), false, 0)
 	err := newApp(e).Run(ctx, args)
 	return report(e.ui, e.what, err)
 }
@@ -75,7 +77,7 @@ func newApp(e *env) *cli.Command {
 		// Before runs once the whole command line is parsed, before the
 		// command's Action: the root flags given anywhere are known.
 		Before: func(ctx context.Context, cmd *cli.Command) (context.Context, error) {
-			e.ui.configure(cmd.Bool("json"), cmd.Bool("q"), cmd.Count("v"))
+			e.ui.Configure(cmd.Bool("json"), cmd.Bool("q"), cmd.Count("v"))
 			return ctx, nil
 		},
 		Action:         e.unknownCommand,
@@ -101,7 +103,7 @@ func newApp(e *env) *cli.Command {
 			e.setUsage(c)
 		},
 	}
-	if e.ui.json {
+	if e.ui.JSON() {
 		// stdout holds only events: help asked for goes to stderr.
 		app.Writer = e.stderr
 	}

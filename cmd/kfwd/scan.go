@@ -30,11 +30,11 @@ func scan(e *env) error {
 	d := callback.NewDecider(callback.DecideOptions{})
 	show := func(acts []callback.Action) {
 		for _, a := range acts {
-			if u.json {
-				u.eventJSON(a)
+			if u.JSON() {
+				u.EventJSON(a)
 				continue
 			}
-			u.result(describeAction(a))
+			u.Result(describeAction(a))
 		}
 	}
 	decide := func(evs []callback.Event) {
@@ -60,7 +60,7 @@ func scan(e *env) error {
 	decide(evs)
 	show(d.Close())
 	if !d.Found() {
-		u.line(u.err, "kfwd: scan: found no callback port, device code or sign-in URL to act on")
+		u.Say("kfwd: scan: found no callback port, device code or sign-in URL to act on")
 	}
 	return nil
 }

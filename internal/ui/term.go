@@ -1,4 +1,4 @@
-package main
+package ui
 
 import (
 	"bufio"
@@ -62,35 +62,35 @@ func (p ttyPrompter) read(newline bool, f func() ([]byte, error)) ([]byte, error
 	}
 }
 
-// terminalPrompter returns the prompter kfwd uses to ask for passphrases and
+// Prompter returns the prompter kfwd uses to ask for passphrases and
 // host-key confirmations: the terminal when there is one, else SSH_ASKPASS as
 // OpenSSH's SSH_ASKPASS_REQUIRE says; nil when nobody can be asked. Questions
 // on the terminal end when ctx does.
-func terminalPrompter(ctx context.Context, e *env) tunnel.Prompter {
+func Prompter(ctx context.Context, getenv func(string) string) tunnel.Prompter {
 	var p tunnel.Prompter
 	if tty, err := os.OpenFile("/dev/tty", os.O_RDWR, 0); err == nil && term.IsTerminal(int(tty.Fd())) {
 		p = ttyPrompter{ctx: ctx, tty: tty}
 	}
-	return tunnel.ChoosePrompter(p, e.getenv)
+	return tunnel.ChoosePrompter(p, getenv)
 }
 
-// terminal is the local terminal a login runs in when stdin is one: the
+// Terminal is the local terminal a login runs in when stdin is one: the
 // remote login then gets a PTY of its size, keystrokes go to it raw, and
 // window resizes follow it. Tests drive this path with a pty (creack/pty) as
 // stdin.
-type terminal struct{ fd int }
+type Terminal struct{ fd int }
 
-// stdinTerminal returns the terminal on stdin, or nil when stdin is not one.
-func stdinTerminal(stdin io.Reader) *terminal {
+// StdinTerminal returns the terminal on stdin, or nil when stdin is not one.
+func StdinTerminal(stdin io.Reader) *Terminal {
 	f, ok := stdin.(*os.File)
 	if !ok || !term.IsTerminal(int(f.Fd())) {
 		return nil
 	}
-	return &terminal{fd: int(f.Fd())}
+	return &Terminal{fd: int(f.Fd())}
 }
 
-// size returns the terminal's width and height, 0 when unknown.
-func (t *terminal) size() (width, height int) {
+// Size returns the terminal's width and height, 0 when unknown.
+func (t *Terminal) Size() (width, height int) {
 	w, h, err := term.GetSize(t.fd)
 	if err != nil {
 		return 0, 0
@@ -98,9 +98,9 @@ func (t *terminal) size() (width, height int) {
 	return w, h
 }
 
-// makeRaw puts the terminal in raw mode and tells u, whose lines then end in
+// MakeRaw puts the terminal in raw mode and tells u, whose lines then end in
 // \r\n; restore undoes both.
-func (t *terminal) makeRaw(u *ui) (restore func(), err error) {
+func (t *Terminal) MakeRaw(u *UI) (restore func(), err error) {
 	old, err := term.MakeRaw(t.fd)
 	if err != nil {
 		return nil, fmt.Errorf("putting the terminal in raw mode: %w", err)
@@ -112,8 +112,11 @@ func (t *terminal) makeRaw(u *ui) (restore func(), err error) {
 	}, nil
 }
 
-// followResize sends the terminal's size to s whenever it changes, until
+// Resizer is the remote PTY a terminal's size goes to (a *tunnel.Session).
+type Resizer interface{ Resize(width, height int) error }
+
+// FollowResize sends the terminal's size to s whenever it changes, until
 // the returned stop is called.
-func (t *terminal) followResize(s *tunnel.Session) (stop func()) {
+func (t *Terminal) FollowResize(s Resizer) (stop func()) {
 	return watchResize(t.fd, s)
 }

@@ -1,17 +1,16 @@
 //go:build !unix
 
-package main
+package ui
 
 import (
 	"time"
 
-	"github.com/kfwd/kfwd/tunnel"
 	"golang.org/x/term"
 )
 
 // watchResize polls the console size where there is no SIGWINCH (Windows) and
 // sends changes to the remote PTY.
-func watchResize(fd int, s *tunnel.Session) func() {
+func watchResize(fd int, s Resizer) func() {
 	done := make(chan struct{})
 	go func() {
 		w0, h0, _ := term.GetSize(fd)

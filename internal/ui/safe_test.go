@@ -1,8 +1,8 @@
-package main
+package ui
 
 import "testing"
 
-func TestTermSafe(t *testing.T) {
+func TestSafe(t *testing.T) {
 	for in, want := range map[string]string{
 		"codex-cli 0.42.0":                           "codex-cli 0.42.0",
 		"a\x1b]52;c;cHduZWQ=\x07b":                   "ab",
@@ -15,8 +15,8 @@ func TestTermSafe(t *testing.T) {
 		"✓ unicode stays: ü, 日本":                     "✓ unicode stays: ü, 日本",
 		"unterminated \x1b]52;c;cHduZWQ= to the end": "unterminated ",
 	} {
-		if got := termSafe(in); got != want {
-			t.Errorf("termSafe(%q) = %q, want %q", in, got, want)
+		if got := Safe(in); got != want {
+			t.Errorf("Safe(%q) = %q, want %q", in, got, want)
 		}
 	}
 }

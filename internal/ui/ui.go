@@ -1,4 +1,9 @@
-package main
+// Package ui owns every byte kfwd itself writes to the user: status lines,
+// verbose lines, JSON events, errors with hints, prompts, and the local
+// terminal the remote login runs in (raw mode, size, resizes), as gh's
+// iostreams does for gh. Commands decide what to say; this package decides
+// how it is written under --json, -q, -v, colour and raw mode.
+package ui
 
 import (
 	"encoding/json"
@@ -12,13 +17,13 @@ import (
 	"golang.org/x/term"
 )
 
-// ui owns every byte kfwd itself writes: a command's result, status lines,
+// UI owns every byte kfwd itself writes: a command's result, status lines,
 // verbose lines, JSON events, errors and hints. There is one per run, made
 // before the flags are parsed and configured from the root flags before the
 // command runs, so that -q, -v, --json and colour hold on every path, errors
 // included. The remote login's own output does not pass through here; it is
 // relayed unchanged.
-type ui struct {
+type UI struct {
 	mu      sync.Mutex
 	out     io.Writer // stdout: JSON events
 	err     io.Writer // stderr: status, verbose, errors
@@ -31,26 +36,36 @@ type ui struct {
 	midLine bool // the remote login's last output to the screen ended mid-line
 }
 
-// newUI returns the ui for e's streams: colour and in-place progress when
-// stderr is a terminal (colour unless NO_COLOR or TERM=dumb).
-func newUI(e *env) *ui {
-	u := &ui{out: e.stdout, err: e.stderr}
-	if f, ok := e.stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+// New returns the UI for a command's streams: colour and in-place progress
+// when stderr is a terminal (colour unless NO_COLOR or TERM=dumb).
+func New(stdout, stderr io.Writer, getenv func(string) string) *UI {
+	u := &UI{out: stdout, err: stderr}
+	if f, ok := stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
 		u.tty = true
-		u.color = e.getenv("NO_COLOR") == "" && e.getenv("TERM") != "dumb"
+		u.color = getenv("NO_COLOR") == "" && getenv("TERM") != "dumb"
 	}
 	return u
 }
 
+// JSON tells whether --json is on: stdout holds only events.
+func (u *UI) JSON() bool { return u.json }
+
+// Verbose is the number of -v flags.
+func (u *UI) Verbose() int { return u.verbose }
+
+// Say writes a line on stderr whatever -q and --json say: a command's
+// answer that is not its result (kfwd scan found nothing).
+func (u *UI) Say(s string) { u.line(u.err, s) }
+
 // configure applies the root flags.
-func (u *ui) configure(jsonOut, quiet bool, verbose int) {
+func (u *UI) Configure(jsonOut, quiet bool, verbose int) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	u.json, u.quiet, u.verbose = jsonOut, quiet, verbose
 }
 
 // print writes a command's result (kfwd config's settings) on stdout as it is.
-func (u *ui) print(s string) error {
+func (u *UI) Print(s string) error {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	_, err := io.WriteString(u.out, s)
@@ -59,15 +74,15 @@ func (u *ui) print(s string) error {
 
 // result writes one line of a command's result (kfwd scan's findings, kfwd
 // doctor's checks) on stdout.
-func (u *ui) result(s string) { u.line(u.out, s) }
+func (u *UI) Result(s string) { u.line(u.out, s) }
 
-func (u *ui) setRaw(raw bool) {
+func (u *UI) setRaw(raw bool) {
 	u.mu.Lock()
 	u.raw = raw
 	u.mu.Unlock()
 }
 
-func (u *ui) line(w io.Writer, s string) {
+func (u *UI) line(w io.Writer, s string) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	nl := "\n"
@@ -86,7 +101,7 @@ func (u *ui) line(w io.Writer, s string) {
 
 // relay wraps w, where the remote login's output goes, so that the ui knows
 // when that output ends mid-line on the screen kfwd's own lines go to.
-func (u *ui) relay(w io.Writer) io.Writer {
+func (u *UI) Relay(w io.Writer) io.Writer {
 	f, ok := w.(*os.File)
 	if w != u.err && !(ok && u.tty && term.IsTerminal(int(f.Fd()))) {
 		return w
@@ -95,7 +110,7 @@ func (u *ui) relay(w io.Writer) io.Writer {
 }
 
 type relayWriter struct {
-	u *ui
+	u *UI
 	w io.Writer
 }
 
@@ -109,7 +124,7 @@ func (r relayWriter) Write(p []byte) (int, error) {
 	return n, err
 }
 
-func (u *ui) paint(code, s string) string {
+func (u *UI) Paint(code, s string) string {
 	if !u.color {
 		return s
 	}
@@ -117,37 +132,37 @@ func (u *ui) paint(code, s string) string {
 }
 
 // statusf prints a "kfwd: ..." progress line on stderr unless -q or --json.
-func (u *ui) statusf(format string, args ...any) {
+func (u *UI) Statusf(format string, args ...any) {
 	if u.quiet || u.json {
 		return
 	}
-	u.line(u.err, u.paint("2", "kfwd: "+termSafe(fmt.Sprintf(format, args...))))
+	u.line(u.err, u.Paint("2", "kfwd: "+Safe(fmt.Sprintf(format, args...))))
 }
 
 // noticef prints a line the user must see (a device code, a URL to open) even
 // with -q; with --json it is left to the event.
-func (u *ui) noticef(format string, args ...any) {
+func (u *UI) Noticef(format string, args ...any) {
 	if u.json {
 		return
 	}
-	u.line(u.err, u.paint("1", "kfwd: "+termSafe(fmt.Sprintf(format, args...))))
+	u.line(u.err, u.Paint("1", "kfwd: "+Safe(fmt.Sprintf(format, args...))))
 }
 
 // debugf prints a verbose line when -v was given at least level times.
-func (u *ui) debugf(level int, format string, args ...any) {
+func (u *UI) Debugf(level int, format string, args ...any) {
 	if u.verbose < level {
 		return
 	}
-	u.line(u.err, "kfwd: debug"+fmt.Sprint(level)+": "+termSafe(fmt.Sprintf(format, args...)))
+	u.line(u.err, "kfwd: debug"+fmt.Sprint(level)+": "+Safe(fmt.Sprintf(format, args...)))
 }
 
 // logf adapts debugf for packages that take a Logf.
-func (u *ui) logf(level int) func(string, ...any) {
-	return func(format string, args ...any) { u.debugf(level, format, args...) }
+func (u *UI) Logf(level int) func(string, ...any) {
+	return func(format string, args ...any) { u.Debugf(level, format, args...) }
 }
 
 // event writes one JSON event on stdout when --json is on.
-func (u *ui) event(typ string, fields map[string]any) {
+func (u *UI) Event(typ string, fields map[string]any) {
 	if !u.json {
 		return
 	}
@@ -155,11 +170,11 @@ func (u *ui) event(typ string, fields map[string]any) {
 	for k, v := range fields {
 		obj[k] = v
 	}
-	u.eventJSON(obj)
+	u.EventJSON(obj)
 }
 
 // eventJSON writes an already-typed value (one with a "type" field) as an event.
-func (u *ui) eventJSON(v any) {
+func (u *UI) EventJSON(v any) {
 	if !u.json {
 		return
 	}
@@ -172,18 +187,18 @@ func (u *ui) eventJSON(v any) {
 
 // fail prints "kfwd: error: ..." and "kfwd: hint: ..." lines on stderr, and
 // with --json also the error event on stdout.
-func (u *ui) fail(msg string, hints []string, code string) {
-	u.event("error", map[string]any{"message": msg, "hint": strings.Join(hints, "\n"), "code": code})
-	u.line(u.err, u.paint("31", "kfwd: error: ")+termSafe(msg))
+func (u *UI) Fail(msg string, hints []string, code string) {
+	u.Event("error", map[string]any{"message": msg, "hint": strings.Join(hints, "\n"), "code": code})
+	u.line(u.err, u.Paint("31", "kfwd: error: ")+Safe(msg))
 	for _, h := range hints {
-		u.line(u.err, u.paint("33", "kfwd: hint: ")+termSafe(h))
+		u.line(u.err, u.Paint("33", "kfwd: hint: ")+Safe(h))
 	}
 }
 
 // spin draws a progress line in place on a terminal ("⠋ connecting to host")
 // until the returned stop is called, which clears it. Off the terminal, with
 // -q or --json it draws nothing: pipes and logs get only whole status lines.
-func (u *ui) spin(what string) (stop func()) {
+func (u *UI) Spin(what string) (stop func()) {
 	if !u.tty || u.quiet || u.json {
 		return func() {}
 	}
@@ -191,13 +206,13 @@ func (u *ui) spin(what string) (stop func()) {
 	finished := make(chan struct{})
 	go func() {
 		defer close(finished)
-		what := termSafe(what)
+		what := Safe(what)
 		frames := []string{"⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"}
 		t := time.NewTicker(100 * time.Millisecond)
 		defer t.Stop()
 		for i := 0; ; i++ {
 			u.mu.Lock()
-			io.WriteString(u.err, "\r\x1b[K"+u.paint("2", frames[i%len(frames)]+" "+what))
+			io.WriteString(u.err, "\r\x1b[K"+u.Paint("2", frames[i%len(frames)]+" "+what))
 			u.mu.Unlock()
 			select {
 			case <-t.C:

@@ -1,18 +1,17 @@
 //go:build unix
 
-package main
+package ui
 
 import (
 	"os"
 	"os/signal"
 	"syscall"
 
-	"github.com/kfwd/kfwd/tunnel"
 	"golang.org/x/term"
 )
 
 // watchResize sends the local terminal's size to the remote PTY on SIGWINCH.
-func watchResize(fd int, s *tunnel.Session) func() {
+func watchResize(fd int, s Resizer) func() {
 	ch := make(chan os.Signal, 1)
 	signal.Notify(ch, syscall.SIGWINCH)
 	done := make(chan struct{})

@@ -1,18 +1,18 @@
-package main
+package ui
 
 import (
 	"strings"
 	"unicode/utf8"
 )
 
-// termSafe makes text from the remote (an SSH banner, a CLI's --version, a
+// Safe makes text from the remote (an SSH banner, a CLI's --version, a
 // server's error text inside an error message) safe to print on the terminal:
 // escape sequences (CSI, and OSC/DCS/APC/PM strings up to their terminator)
 // are removed whole, other C0 and C1 control characters except newline and tab
 // are dropped and invalid UTF-8 is replaced, so the text cannot write the
 // clipboard (OSC 52), set the window title, move the cursor or overwrite a
 // line with \r. kfwd's own colour codes are added after this, by paint.
-func termSafe(s string) string {
+func Safe(s string) string {
 	clean := true
 	for i := 0; i < len(s); i++ {
 		if c := s[i]; c < 0x20 && c != '\n' && c != '\t' || c >= 0x7f {
