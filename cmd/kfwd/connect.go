@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"strings"
 
 	"github.com/kfwd/kfwd/internal/ui"
@@ -98,4 +99,13 @@ func route(h *sshconfig.Host) string {
 		return "ProxyCommand"
 	}
 	return ""
+}
+
+// causeOr prefers the reason the context ended (timeout, Ctrl-C, connection
+// lost) over the error it caused further down.
+func causeOr(ctx context.Context, err error) error {
+	if c := context.Cause(ctx); c != nil && !errors.Is(c, context.Canceled) {
+		return c
+	}
+	return err
 }

@@ -5,10 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"runtime"
 	"time"
 
 	"github.com/kfwd/kfwd/internal/demo"
+	"github.com/kfwd/kfwd/internal/login"
 	"github.com/kfwd/kfwd/sshconfig"
 	"github.com/urfave/cli/v3"
 )
@@ -67,7 +67,7 @@ func runDemo(ctx context.Context, e *env, noBrowser bool, timeout time.Duration)
 	u.Statusf("demo: running kfwd login -F %s %s -- %s", cfg, demo.Alias, demo.Command)
 	var open func(string) error
 	opening := ""
-	if !noBrowser && !hasBrowser(e) {
+	if !noBrowser && !login.HasBrowser(e.getenv) {
 		opening = "demo: following %s in-process, as a signed-in browser would"
 		// A fresh server or CI has no browser to show: the demo signs in the
 		// way a signed-in browser would, following the URL itself.
@@ -77,15 +77,17 @@ func runDemo(ctx context.Context, e *env, noBrowser bool, timeout time.Duration)
 			return nil
 		}
 	}
-	err = login(ctx, e, loginOptions{
-		dialer: dialer{e: e, host: h, prompt: noPrompter{}, resolve: func(alias string) (*sshconfig.Host, error) {
-			return sshconfig.Resolve(alias, sshconfig.Options{ConfigFile: cfg})
-		}},
-		command:   []string{demo.Command},
-		noBrowser: noBrowser,
-		timeout:   timeout,
-		open:      open,
-		opening:   opening,
+	dial := dialer{e: e, host: h, prompt: noPrompter{}, resolve: func(alias string) (*sshconfig.Host, error) {
+		return sshconfig.Resolve(alias, sshconfig.Options{ConfigFile: cfg})
+	}}
+	err = runLogin(ctx, e, login.Options{
+		Host:      h,
+		Connect:   dial.connect,
+		Command:   []string{demo.Command},
+		NoBrowser: noBrowser,
+		Timeout:   timeout,
+		Open:      open,
+		Opening:   opening,
 	})
 	if err != nil {
 		return err
@@ -107,17 +109,4 @@ func (noPrompter) Secret(prompt string) ([]byte, error) {
 
 func (noPrompter) Ask(prompt string) (string, error) {
 	return "", fmt.Errorf("demo: unexpected prompt %q", prompt)
-}
-
-// hasBrowser tells whether openBrowser can show a page: $BROWSER is set, or the
-// platform has a desktop (on Linux and BSD, a display server to talk to).
-func hasBrowser(e *env) bool {
-	if e.getenv("BROWSER") != "" {
-		return true
-	}
-	switch runtime.GOOS {
-	case "darwin", "windows":
-		return true
-	}
-	return e.getenv("DISPLAY") != "" || e.getenv("WAYLAND_DISPLAY") != ""
 }

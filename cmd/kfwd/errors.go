@@ -7,8 +7,8 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/kfwd/kfwd/internal/login"
 	"github.com/kfwd/kfwd/internal/ui"
-
 	"github.com/kfwd/kfwd/tunnel"
 )
 
@@ -32,25 +32,6 @@ type usageError struct {
 func (e usageError) Error() string { return e.err.Error() }
 func (e usageError) Unwrap() error { return e.err }
 
-// remoteExit carries the remote login's own exit status. The login printed
-// its own error, so kfwd adds no words, except for 127: the wrapper's shell
-// did not find the command.
-type remoteExit struct {
-	status  int
-	command string // the remote command's program, as typed
-	where   string // the host's alias, or "container NAME"
-}
-
-func (e remoteExit) Error() string {
-	if e.status == exitNotFound {
-		return fmt.Sprintf("%s is not installed on %s (exit %d)", e.command, e.where, e.status)
-	}
-	return fmt.Sprintf("the login on %s exited with status %d", e.where, e.status)
-}
-
-// exitNotFound is the shell's status for a command it did not find.
-const exitNotFound = 127
-
 // errInterrupted is returned when the user pressed Ctrl-C (outside raw mode) or
 // sent SIGINT/SIGTERM.
 var errInterrupted = errors.New("interrupted")
@@ -61,13 +42,6 @@ type stopped struct{ cause error }
 
 func (e stopped) Error() string { return "stopped" }
 func (e stopped) Unwrap() error { return e.cause }
-
-// timeoutError is returned when --timeout expired.
-type timeoutError struct{ after string }
-
-func (e timeoutError) Error() string {
-	return "the login did not finish within " + e.after
-}
 
 // reported wraps an error that has been printed already, with its exit status.
 type reported struct{ status int }
@@ -129,9 +103,9 @@ func explain(err error, s situation) explanation {
 	}
 	var (
 		ue    usageError
-		re    remoteExit
+		re    login.ExitError
 		done  reported
-		te    timeoutError
+		te    login.TimeoutError
 		hk    *tunnel.HostKeyError
 		auth  *tunnel.AuthError
 		proxy *tunnel.ProxyCommandError
@@ -151,11 +125,11 @@ func explain(err error, s situation) explanation {
 			}
 		}
 		return x("usage", exitUsage, hint)
-	case errors.As(err, &re) && re.status == exitNotFound:
-		return x("command-not-found", re.status,
-			"install "+re.command+" on "+re.where+" (in the PATH of non-interactive ssh sessions), or give its full path: kfwd login "+s.host()+" -- /path/to/"+re.command)
+	case errors.As(err, &re) && re.NotFound():
+		return x("command-not-found", re.Status,
+			"install "+re.Command+" on "+re.Where+" (in the PATH of non-interactive ssh sessions), or give its full path: kfwd login "+s.host()+" -- /path/to/"+re.Command)
 	case errors.As(err, &re):
-		e := x("remote-exit", re.status)
+		e := x("remote-exit", re.Status)
 		e.silent = true
 		return e
 	case errors.As(err, &done):

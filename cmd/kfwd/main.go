@@ -9,7 +9,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"runtime/debug"
+	"syscall"
 
 	"github.com/kfwd/kfwd/internal/ui"
 
@@ -127,4 +129,20 @@ func version() string {
 		}
 	}
 	return v
+}
+
+// notifyInterrupt cancels with errInterrupted on SIGINT, SIGTERM or SIGHUP. In raw
+// mode Ctrl-C is a keystroke for the remote login, not a signal.
+func notifyInterrupt(cancel context.CancelCauseFunc) func() {
+	ch := make(chan os.Signal, 1)
+	signal.Notify(ch, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	stop := make(chan struct{})
+	go func() {
+		select {
+		case <-ch:
+			cancel(errInterrupted)
+		case <-stop:
+		}
+	}()
+	return func() { signal.Stop(ch); close(stop) }
 }

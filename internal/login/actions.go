@@ -1,4 +1,4 @@
-package main
+package login
 
 import (
 	"context"
@@ -7,16 +7,15 @@ import (
 	"net/netip"
 	"time"
 
-	"github.com/kfwd/kfwd/internal/ui"
-
 	"github.com/kfwd/kfwd/callback"
+	"github.com/kfwd/kfwd/internal/ui"
 	"github.com/kfwd/kfwd/tunnel"
 )
 
-// loginEvents acts on what the login showed: the scanner's events and the
+// actions carries out what the login asks for: the scanner's events and the
 // remote listener watch's reports go to one callback.Decider, and its
 // actions forward ports, open URLs and show device codes.
-type loginEvents struct {
+type actions struct {
 	u         *ui.UI
 	fw        *tunnel.Forwards
 	container bool // the login runs in a container, reached only by a relay
@@ -29,7 +28,7 @@ type loginEvents struct {
 
 // run decides from events and the watch's reports (watch may be nil) until
 // ctx ends; a forward that fails ends the login through cancel.
-func (h *loginEvents) run(ctx context.Context, cancel context.CancelCauseFunc, events <-chan callback.Event, watch *tunnel.Watch) {
+func (h *actions) run(ctx context.Context, cancel context.CancelCauseFunc, events <-chan callback.Event, watch *tunnel.Watch) {
 	evidence := make(chan callback.Evidence, 16)
 	send := func(e callback.Evidence) bool {
 		select {
@@ -65,7 +64,7 @@ func (h *loginEvents) run(ctx context.Context, cancel context.CancelCauseFunc, e
 
 // watchEvidence turns the watch's reports into evidence, and says with -v
 // whether the watch runs (without it, kfwd decides from the output alone).
-func (h *loginEvents) watchEvidence(ctx context.Context, w *tunnel.Watch, send func(callback.Evidence) bool) {
+func (h *actions) watchEvidence(ctx context.Context, w *tunnel.Watch, send func(callback.Evidence) bool) {
 	for r := range w.Reports() {
 		var e callback.Evidence
 		switch r.Kind {
@@ -89,7 +88,7 @@ func (h *loginEvents) watchEvidence(ctx context.Context, w *tunnel.Watch, send f
 }
 
 // act carries out one decision.
-func (h *loginEvents) act(ctx context.Context, a callback.Action) error {
+func (h *actions) act(ctx context.Context, a callback.Action) error {
 	h.u.EventJSON(a)
 	switch a.Type {
 	case callback.ActCallback:
@@ -128,7 +127,7 @@ func (h *loginEvents) act(ctx context.Context, a callback.Action) error {
 }
 
 // forward listens on the callback port here, once per port.
-func (h *loginEvents) forward(ctx context.Context, port int) error {
+func (h *actions) forward(ctx context.Context, port int) error {
 	kind, added, err := h.fw.Add(ctx, port)
 	if err != nil || !added {
 		return err
@@ -146,7 +145,7 @@ func (h *loginEvents) forward(ctx context.Context, port int) error {
 }
 
 // openURL opens url in the browser, or prints it, once.
-func (h *loginEvents) openURL(url string) {
+func (h *actions) openURL(url string) {
 	if url == "" || h.opened[url] {
 		return
 	}

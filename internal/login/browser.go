@@ -1,4 +1,4 @@
-package main
+package login
 
 import (
 	"fmt"
@@ -17,8 +17,8 @@ import (
 // found, not startable, a non-zero exit). That can take as long as the browser
 // runs (xdg-open may wait for a browser it started), so callers run it in the
 // background.
-func openBrowser(e *env, url string) error {
-	spec := e.getenv("BROWSER")
+func openBrowser(getenv func(string) string, url string) error {
+	spec := getenv("BROWSER")
 	if spec == "" {
 		browser.Stdout, browser.Stderr = io.Discard, io.Discard
 		if err := browser.OpenURL(url); err != nil {
@@ -55,4 +55,18 @@ func openBrowser(e *env, url string) error {
 		errs = append(errs, "no command in it")
 	}
 	return fmt.Errorf("running $BROWSER: %s", strings.Join(errs, "; "))
+}
+
+// HasBrowser tells whether the default opener can show a page: $BROWSER is
+// set, or the platform has a desktop (on Linux and BSD, a display server to
+// talk to).
+func HasBrowser(getenv func(string) string) bool {
+	if getenv("BROWSER") != "" {
+		return true
+	}
+	switch runtime.GOOS {
+	case "darwin", "windows":
+		return true
+	}
+	return getenv("DISPLAY") != "" || getenv("WAYLAND_DISPLAY") != ""
 }
