@@ -45,72 +45,75 @@ const (
 
 // Bounds on what remote output can make kfwd do in one login.
 const (
-	// MinPort is the lowest port kfwd forwards: a lower one would make
+	// minPort is the lowest port kfwd forwards: a lower one would make
 	// kfwd take over a local system service (80, 443, 22).
-	MinPort = 1024
-	// MaxPorts is how many ports one login may have forwarded.
-	MaxPorts = 8
-	// MaxOpens is how many browser opens one login may cause.
-	MaxOpens = 4
+	minPort = 1024
+	// maxPorts is how many ports one login may have forwarded.
+	maxPorts = 8
+	// maxOpens is how many browser opens one login may cause.
+	maxOpens = 4
 	// maxIgnored bounds the ignored actions reported per login; hostile
 	// output with thousands of URLs gets one summary line instead.
 	maxIgnored = 32
 )
 
 // Evidence is one input to a Decider: a scanner event (text or opener), or a
-// report of the remote listener watch.
+// report of the remote listener watch. FromEvent, Listening, WatchUp and
+// WatchDown make it.
 type Evidence struct {
-	Kind   string // EvEvent | EvListen | EvWatchUp | EvWatchDown
-	Event  Event  // EvEvent
-	Port   int    // EvListen: the port the login listens on
-	Addr   string // EvListen: the address it listens on (127.0.0.1, ::1, 0.0.0.0, ::)
-	Reason string // EvWatchDown: why there is no watch
+	kind   string // evEvent | evListen | evWatchUp | evWatchDown
+	event  Event  // evEvent
+	port   int    // evListen: the port the login listens on
+	addr   string // evListen: the address it listens on (127.0.0.1, ::1, 0.0.0.0, ::)
+	reason string // evWatchDown: why there is no watch
 }
 
 // Evidence kinds.
 const (
-	EvEvent     = "event"
-	EvListen    = "listen"
-	EvWatchUp   = "watch-up"
-	EvWatchDown = "watch-down"
+	evEvent     = "event"
+	evListen    = "listen"
+	evWatchUp   = "watch-up"
+	evWatchDown = "watch-down"
 )
 
 // FromEvent is the evidence of a scanner event.
-func FromEvent(ev Event) Evidence { return Evidence{Kind: EvEvent, Event: ev} }
+func FromEvent(ev Event) Evidence { return Evidence{kind: evEvent, event: ev} }
 
 // Listening is the watch's report that the login's process tree holds a
 // TCP socket listening on addr:port.
 func Listening(port int, addr string) Evidence {
-	return Evidence{Kind: EvListen, Port: port, Addr: addr}
+	return Evidence{kind: evListen, port: port, addr: addr}
 }
 
 // WatchUp is the watch's report that it works on this remote: from now on
 // a port is forwarded only when the watch sees it.
-func WatchUp() Evidence { return Evidence{Kind: EvWatchUp} }
+func WatchUp() Evidence { return Evidence{kind: evWatchUp} }
 
 // WatchDown is the watch's report that it cannot work on this remote;
 // decisions fall back to the text and the opener URLs.
-func WatchDown(reason string) Evidence { return Evidence{Kind: EvWatchDown, Reason: reason} }
+func WatchDown(reason string) Evidence { return Evidence{kind: evWatchDown, reason: reason} }
 
 // DecideOptions configures a Decider. The zero value decides from the text
 // and opener URLs alone, as `kfwd scan` does.
 type DecideOptions struct {
 	// Watch is set when a remote listener watch was started: text
-	// candidates then wait for it (EvWatchUp / EvListen / EvWatchDown).
+	// candidates then wait for it (WatchUp, Listening, WatchDown).
 	Watch bool
 	// OpenHold is how long, with a watch, a URL that names no confirmed
 	// port waits for the watch to see a listener before it is opened
 	// anyway (a hosted sign-in needs none). Default 300ms.
 	OpenHold time.Duration
-	// DeviceHold is how long a device verification URL without the code
-	// in it waits for the complete one before it is opened. Default 250ms.
-	DeviceHold time.Duration
-	// WatchWait is how long a started watch may stay silent while text
+}
+
+const (
+	// deviceHold is how long a device verification URL without the code
+	// in it waits for the complete one before it is opened.
+	deviceHold = 250 * time.Millisecond
+	// watchWait is how long a started watch may stay silent while text
 	// candidates wait before the text decides alone, and how long a text
 	// port waits for confirmation before it is reported as ignored.
-	// Default 2s.
-	WatchWait time.Duration
-}
+	watchWait = 2 * time.Second
+)
 
 // Decider turns all the evidence of one login into actions, in one place,
 // so that login, scan and the tests agree. Rules (issue 8):
@@ -118,7 +121,7 @@ type DecideOptions struct {
 //     on it, printed or not; a port only the text names is not;
 //   - without a watch, a loopback callback named by the text or an opener
 //     URL is forwarded;
-//   - never a port below MinPort, at most MaxPorts ports and MaxOpens
+//   - never a port below minPort, at most maxPorts ports and maxOpens
 //     browser opens, each further one reported as ignored;
 //   - the URL to open for a port is the one the CLI handed to its opener,
 //     else an authorize URL whose redirect is that port, else the login's
@@ -161,7 +164,7 @@ type portState struct {
 	namedAt   time.Time // when
 	confirmed bool      // the watch saw it
 	forwarded bool
-	refused   bool // reported as not forwardable (below MinPort, over MaxPorts)
+	refused   bool // reported as not forwardable (below minPort, over maxPorts)
 	warned    bool // reported as unconfirmed
 	url       string
 	rank      int
@@ -199,12 +202,6 @@ func NewDecider(o DecideOptions) *Decider {
 	if o.OpenHold <= 0 {
 		o.OpenHold = 300 * time.Millisecond
 	}
-	if o.DeviceHold <= 0 {
-		o.DeviceHold = 250 * time.Millisecond
-	}
-	if o.WatchWait <= 0 {
-		o.WatchWait = 2 * time.Second
-	}
 	d := &Decider{
 		o:       o,
 		ports:   make(map[int]*portState),
@@ -227,16 +224,16 @@ func (d *Decider) Found() bool { return d.anything }
 func (d *Decider) Add(e Evidence, now time.Time) []Action {
 	d.seen(now)
 	var out []Action
-	switch e.Kind {
-	case EvEvent:
-		out = d.event(e.Event, now, out)
-	case EvListen:
-		out = d.listen(e.Port, e.Addr, now, out)
-	case EvWatchUp:
+	switch e.kind {
+	case evEvent:
+		out = d.event(e.event, now, out)
+	case evListen:
+		out = d.listen(e.port, e.addr, now, out)
+	case evWatchUp:
 		if d.watch == watchPending || d.watch == watchNone {
 			d.watch = watchUp
 		}
-	case EvWatchDown:
+	case evWatchDown:
 		if d.watch != watchDown {
 			d.watch = watchDown
 			out = d.textDecides(now, out)
@@ -245,8 +242,8 @@ func (d *Decider) Add(e Evidence, now time.Time) []Action {
 	return d.mark(d.tick(now, out))
 }
 
-// Tick lets held decisions expire at now; call it at NextTick.
-func (d *Decider) Tick(now time.Time) []Action {
+// expire lets held decisions expire at now; call it at nextExpiry.
+func (d *Decider) expire(now time.Time) []Action {
 	d.seen(now)
 	return d.mark(d.tick(now, nil))
 }
@@ -257,8 +254,8 @@ func (d *Decider) seen(now time.Time) {
 	}
 }
 
-// NextTick returns when Tick has something to decide, if anything waits.
-func (d *Decider) NextTick() (time.Time, bool) {
+// nextExpiry returns when expire has something to decide, if anything waits.
+func (d *Decider) nextExpiry() (time.Time, bool) {
 	var t time.Time
 	set := func(c time.Time) {
 		if t.IsZero() || c.Before(t) {
@@ -270,16 +267,16 @@ func (d *Decider) NextTick() (time.Time, bool) {
 	}
 	for _, dv := range d.devices {
 		if !dv.opened && !dv.complete && dv.url != "" {
-			set(dv.at.Add(d.o.DeviceHold))
+			set(dv.at.Add(deviceHold))
 		}
 	}
 	if d.watch == watchPending && !d.firstHeld.IsZero() {
-		set(d.firstHeld.Add(d.o.WatchWait))
+		set(d.firstHeld.Add(watchWait))
 	}
 	if d.watch == watchUp {
 		for _, p := range d.ports {
 			if p.named && !p.confirmed && !p.warned {
-				set(p.namedAt.Add(d.o.WatchWait))
+				set(p.namedAt.Add(watchWait))
 			}
 		}
 	}
@@ -289,7 +286,7 @@ func (d *Decider) NextTick() (time.Time, bool) {
 // Close decides what still waits at the end of the evidence (the end of
 // `kfwd scan`'s input): held opens are opened, as their time ran out.
 func (d *Decider) Close() []Action {
-	return d.Tick(d.last.Add(d.o.OpenHold + d.o.DeviceHold + d.o.WatchWait))
+	return d.expire(d.last.Add(d.o.OpenHold + deviceHold + watchWait))
 }
 
 // Run feeds evidence from in to the Decider until in is closed or ctx ends,
@@ -310,7 +307,7 @@ func (d *Decider) Run(ctx context.Context, in <-chan Evidence, act func(Action) 
 	for {
 		timer.Stop()
 		var wake <-chan time.Time
-		if t, ok := d.NextTick(); ok {
+		if t, ok := d.nextExpiry(); ok {
 			timer.Reset(max(time.Until(t), time.Millisecond))
 			wake = timer.C
 		}
@@ -325,7 +322,7 @@ func (d *Decider) Run(ctx context.Context, in <-chan Evidence, act func(Action) 
 				return err
 			}
 		case now := <-wake:
-			if err := do(d.Tick(now)); err != nil {
+			if err := do(d.expire(now)); err != nil {
 				return err
 			}
 		}
@@ -350,7 +347,7 @@ func (d *Decider) event(ev Event, now time.Time, out []Action) []Action {
 	if ev.Opener {
 		by = ByOpener
 	}
-	if ev.URL != "" && IsPastedResponse(ev.URL) {
+	if ev.URL != "" && isPastedResponse(ev.URL) {
 		return d.ignore(out, "pasted", "", "a URL carrying an authorization code for a non-loopback redirect is never opened")
 	}
 	switch ev.Type {
@@ -372,8 +369,8 @@ func (d *Decider) event(ev Event, now time.Time, out []Action) []Action {
 // named handles a port the text or an opener URL names as a loopback
 // callback, with the URL to open for it when one is known.
 func (d *Decider) named(port int, host, u, by string, now time.Time, out []Action) []Action {
-	if port < MinPort || port > 65535 {
-		return d.ignore(out, fmt.Sprint("port:", port), "", fmt.Sprintf("port %d: kfwd never forwards a port below %d", port, MinPort))
+	if port < minPort || port > 65535 {
+		return d.ignore(out, fmt.Sprint("port:", port), "", fmt.Sprintf("port %d: kfwd never forwards a port below %d", port, minPort))
 	}
 	p := d.port(port)
 	if p.host == "" {
@@ -418,8 +415,8 @@ func (d *Decider) listen(port int, addr string, now time.Time, out []Action) []A
 	if d.watch == watchNone || d.watch == watchPending {
 		d.watch = watchUp
 	}
-	if port < MinPort || port > 65535 {
-		return d.ignore(out, fmt.Sprint("port:", port), "", fmt.Sprintf("port %d: kfwd never forwards a port below %d", port, MinPort))
+	if port < minPort || port > 65535 {
+		return d.ignore(out, fmt.Sprint("port:", port), "", fmt.Sprintf("port %d: kfwd never forwards a port below %d", port, minPort))
 	}
 	p := d.port(port)
 	p.confirmed = true
@@ -448,9 +445,9 @@ func (d *Decider) forward(port int, p *portState, by string, out []Action) []Act
 	if p.forwarded || p.refused {
 		return out
 	}
-	if d.forwarded >= MaxPorts {
+	if d.forwarded >= maxPorts {
 		p.refused = true
-		return d.ignore(out, fmt.Sprint("port:", port), "", fmt.Sprintf("port %d: at most %d ports are forwarded per login", port, MaxPorts))
+		return d.ignore(out, fmt.Sprint("port:", port), "", fmt.Sprintf("port %d: at most %d ports are forwarded per login", port, maxPorts))
 	}
 	p.forwarded = true
 	d.forwarded++
@@ -489,7 +486,7 @@ func (d *Decider) hostedOpen(u, by string, now time.Time, out []Action) []Action
 				return out
 			}
 		}
-		if len(d.held) < MaxOpens*4 {
+		if len(d.held) < maxOpens*4 {
 			d.held = append(d.held, heldOpen{url: u, by: by, at: now})
 		}
 		return out
@@ -513,7 +510,7 @@ func (d *Decider) device(ev Event, now time.Time, out []Action) []Action {
 	}
 	dv := d.devices[ev.Code]
 	if dv == nil {
-		if len(d.devices) >= MaxOpens*4 {
+		if len(d.devices) >= maxOpens*4 {
 			return out
 		}
 		dv = &deviceState{at: now}
@@ -547,15 +544,15 @@ func (d *Decider) open(u, by string, port int, out []Action) []Action {
 	if u == "" || d.opened[u] {
 		return out
 	}
-	if IsPastedResponse(u) {
+	if isPastedResponse(u) {
 		return d.ignore(out, "pasted", "", "a URL carrying an authorization code for a non-loopback redirect is never opened")
 	}
 	if by != ByOpener && rankURL(u, port, by) == rankRejected {
 		return d.ignore(out, "bare:"+u, u, "a bare callback URL is not opened unless the login opens it itself")
 	}
-	if d.opens >= MaxOpens {
+	if d.opens >= maxOpens {
 		d.opened[u] = true
-		return d.ignore(out, "open:"+u, u, fmt.Sprintf("at most %d browser opens per login", MaxOpens))
+		return d.ignore(out, "open:"+u, u, fmt.Sprintf("at most %d browser opens per login", maxOpens))
 	}
 	d.opened[u] = true
 	d.opens++
@@ -617,12 +614,12 @@ func (d *Decider) tick(now time.Time, out []Action) []Action {
 	out = d.releaseHeld(now, out, false)
 	for _, code := range sortedCodes(d.devices) {
 		dv := d.devices[code]
-		if !dv.opened && dv.url != "" && !now.Before(dv.at.Add(d.o.DeviceHold)) {
+		if !dv.opened && dv.url != "" && !now.Before(dv.at.Add(deviceHold)) {
 			dv.opened = true
 			out = d.open(dv.url, ByText, 0, out)
 		}
 	}
-	if d.watch == watchPending && !d.firstHeld.IsZero() && !now.Before(d.firstHeld.Add(d.o.WatchWait)) {
+	if d.watch == watchPending && !d.firstHeld.IsZero() && !now.Before(d.firstHeld.Add(watchWait)) {
 		d.watch = watchDown
 		out = d.ignore(out, "watch-silent", "", "the listener watch did not report; deciding from the output alone")
 		out = d.textDecides(now, out)
@@ -630,7 +627,7 @@ func (d *Decider) tick(now time.Time, out []Action) []Action {
 	if d.watch == watchUp {
 		for _, port := range portsInOrder(d.ports) {
 			p := d.ports[port]
-			if p.named && !p.confirmed && !p.warned && !now.Before(p.namedAt.Add(d.o.WatchWait)) {
+			if p.named && !p.confirmed && !p.warned && !now.Before(p.namedAt.Add(watchWait)) {
 				p.warned = true
 				out = d.ignore(out, fmt.Sprint("unconfirmed:", port), "", fmt.Sprintf("port %d: named by the login's output but the login does not listen on it", port))
 			}
@@ -689,11 +686,11 @@ func rankURL(u string, port int, by string) int {
 	return rankStart
 }
 
-// IsPastedResponse reports a URL that carries an authorization response for
+// isPastedResponse reports a URL that carries an authorization response for
 // a non-loopback redirect: the page the user was sent to after sign-in,
 // pasted back into the login (gcloud's --no-launch-browser, rclone's
 // remote setup). Opening it would replay the code; printing it would leak it.
-func IsPastedResponse(u string) bool {
+func isPastedResponse(u string) bool {
 	pu, err := url.Parse(u)
 	if err != nil || pu.Host == "" || isLoopback(pu.Hostname()) {
 		return false

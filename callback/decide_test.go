@@ -12,7 +12,7 @@ var t0 = time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
 // step is one piece of recorded evidence at an offset from t0, or a tick.
 type step struct {
 	at time.Duration
-	e  *Evidence // nil: Tick
+	e  *Evidence // nil: expire
 }
 
 func ev(at time.Duration, e Evidence) step { return step{at, &e} }
@@ -23,7 +23,7 @@ func decide(o DecideOptions, steps ...step) []Action {
 	var out []Action
 	for _, s := range steps {
 		if s.e == nil {
-			out = append(out, d.Tick(t0.Add(s.at))...)
+			out = append(out, d.expire(t0.Add(s.at))...)
 		} else {
 			out = append(out, d.Add(*s.e, t0.Add(s.at))...)
 		}
@@ -140,8 +140,8 @@ func TestDecideBounds(t *testing.T) {
 			ign++
 		}
 	}
-	if fw != MaxPorts || opens != MaxOpens || ign != maxIgnored {
-		t.Errorf("forwards %d opens %d ignored %d, want %d %d %d", fw, opens, ign, MaxPorts, MaxOpens, maxIgnored)
+	if fw != maxPorts || opens != maxOpens || ign != maxIgnored {
+		t.Errorf("forwards %d opens %d ignored %d, want %d %d %d", fw, opens, ign, maxPorts, maxOpens, maxIgnored)
 	}
 }
 
@@ -154,8 +154,8 @@ func TestIsPastedResponse(t *testing.T) {
 		"http://127.0.0.1:8085/?code=abc&state=x":                        false,
 		"https://idp.example.com/authorize?client_id=c&state=x":          false,
 	} {
-		if got := IsPastedResponse(u); got != want {
-			t.Errorf("IsPastedResponse(%q) = %v, want %v", u, got, want)
+		if got := isPastedResponse(u); got != want {
+			t.Errorf("isPastedResponse(%q) = %v, want %v", u, got, want)
 		}
 	}
 }

@@ -60,7 +60,7 @@ func (d *detector) init() {
 // hard-wrapped across lines before analysing it.
 func (d *detector) physLine(s *Scanner, text string, links []string) {
 	if p := d.pending; p != nil {
-		if isContinuation(p.lastLen, text) && len(p.text)+len(text) <= MaxLine {
+		if isContinuation(p.lastLen, text) && len(p.text)+len(text) <= maxLine {
 			p.text = append(p.text, text...)
 			p.links = append(p.links, links...)
 			p.lastLen = len(text)
@@ -103,7 +103,7 @@ func endsWithURL(text string) bool {
 // with no spaces that does not start a URL of its own, and either look like
 // part of a URL or follow a line cut at a typical terminal width.
 func isContinuation(prevLen int, text string) bool {
-	if text == "" || len(text) > MaxLine {
+	if text == "" || len(text) > maxLine {
 		return false
 	}
 	special := false
@@ -178,7 +178,7 @@ func (d *detector) prev() string {
 }
 
 // analyse looks at one logical line. partial is set for the unterminated
-// last line at Idle: it is analysed again when it is complete.
+// last line at idle: it is analysed again when it is complete.
 func (d *detector) analyse(s *Scanner, text string, links []string, partial bool) {
 	if !partial {
 		d.lineNo++
@@ -272,7 +272,7 @@ func trimURL(u string) string {
 // front of it on its line.
 func (d *detector) textURL(s *Scanner, u, before string, line *lineCtx) {
 	pu, err := url.Parse(u)
-	if err != nil || pu.Host == "" || IsPastedResponse(u) {
+	if err != nil || pu.Host == "" || isPastedResponse(u) {
 		// A pasted authorization response is never opened nor reported.
 		return
 	}
@@ -308,7 +308,7 @@ func (d *detector) opener(s *Scanner, u string) {
 	d.fromOpener = true
 	defer func() { d.fromOpener = false }()
 	pu, err := url.Parse(u)
-	if err != nil || pu.Host == "" || !hasHTTPScheme(u) || IsPastedResponse(u) {
+	if err != nil || pu.Host == "" || !hasHTTPScheme(u) || isPastedResponse(u) {
 		return
 	}
 	if host := pu.Hostname(); isLoopback(host) && !redirectsElsewhere(u, pu) {
@@ -557,7 +557,7 @@ func (d *detector) callback(s *Scanner, port int, host, u string) {
 	case !known:
 		if len(d.ports) >= maxNamedPorts {
 			// Hostile output naming thousands of ports: the Decider
-			// forwards at most MaxPorts and a watch finds the real one
+			// forwards at most maxPorts and a watch finds the real one
 			// itself, so more events would only crowd out the rest.
 			return
 		}

@@ -17,7 +17,7 @@ import (
 // replay runs a recorded login (testdata/evidence/*.txt, described in its
 // README.md) through a Scanner and a Decider as kfwd login does: output
 // lines through the scanner, watch reports and opener URLs as they come,
-// the clock advanced by @wait and by 1 ms per line, Tick whenever the
+// the clock advanced by @wait and by 1 ms per line, expire whenever the
 // Decider asks for it.
 func replay(t *testing.T, raw []byte) (acts []Action, want []string) {
 	t.Helper()
@@ -36,14 +36,14 @@ func replay(t *testing.T, raw []byte) (acts []Action, want []string) {
 	advance := func(dt time.Duration) {
 		end := now.Add(dt)
 		for {
-			next, ok := d.NextTick()
+			next, ok := d.nextExpiry()
 			if !ok || next.After(end) {
 				break
 			}
 			if next.After(now) {
 				now = next
 			}
-			acts = append(acts, d.Tick(now)...)
+			acts = append(acts, d.expire(now)...)
 		}
 		now = end
 	}
@@ -73,7 +73,7 @@ func replay(t *testing.T, raw []byte) (acts []Action, want []string) {
 				}
 				_, evs := s.Feed(nil)
 				feed(evs)
-				feed(s.Idle())
+				feed(s.idle())
 				advance(dt)
 			case "open":
 				m := markerPrefix + base64.StdEncoding.EncodeToString([]byte(f[1])) + "\a"
@@ -155,12 +155,12 @@ func checkActionInvariants(t *testing.T, acts []Action) {
 	opens := 0
 	opened := map[string]bool{}
 	for _, a := range acts {
-		if a.URL != "" && IsPastedResponse(a.URL) {
+		if a.URL != "" && isPastedResponse(a.URL) {
 			t.Errorf("action carries a pasted authorization response: %+v", a)
 		}
 		switch a.Type {
 		case ActCallback:
-			if a.Port < MinPort || a.Port > 65535 {
+			if a.Port < minPort || a.Port > 65535 {
 				t.Errorf("forwards port %d", a.Port)
 			}
 			if forwarded[a.Port] {
@@ -185,11 +185,11 @@ func checkActionInvariants(t *testing.T, acts []Action) {
 			}
 		}
 	}
-	if len(forwarded) > MaxPorts {
-		t.Errorf("%d ports forwarded, at most %d", len(forwarded), MaxPorts)
+	if len(forwarded) > maxPorts {
+		t.Errorf("%d ports forwarded, at most %d", len(forwarded), maxPorts)
 	}
-	if opens > MaxOpens {
-		t.Errorf("%d browser opens, at most %d", opens, MaxOpens)
+	if opens > maxOpens {
+		t.Errorf("%d browser opens, at most %d", opens, maxOpens)
 	}
 }
 
@@ -237,7 +237,7 @@ func FuzzDecide(f *testing.F) {
 				down = true
 			case 6:
 				now = now.Add(time.Duration(port) * time.Millisecond)
-				acts = append(acts, d.Tick(now)...)
+				acts = append(acts, d.expire(now)...)
 				continue
 			case 7:
 				now = now.Add(time.Duration(x) * time.Millisecond)
@@ -274,11 +274,11 @@ func FuzzScanDecide(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		s := NewScanner()
 		_, evs := s.Feed(b)
-		evs = append(evs, s.Idle()...)
+		evs = append(evs, s.idle()...)
 		_, more := s.Close()
 		evs = append(evs, more...)
 		for _, e := range evs {
-			if e.URL != "" && IsPastedResponse(e.URL) {
+			if e.URL != "" && isPastedResponse(e.URL) {
 				t.Errorf("event carries a pasted authorization response: %+v", e)
 			}
 		}

@@ -13,14 +13,14 @@ import (
 const idleDelay = 50 * time.Millisecond
 
 // wrapDelay is how long a finished line ending in a URL waits for a
-// continuation line before it is trusted (Scanner.WrapPending): the lines of
+// continuation line before it is trusted (Scanner.wrapPending): the lines of
 // a hard-wrapped URL are written together, and the sign-in should not wait
 // idleDelay for every URL that ends a line.
 const wrapDelay = 5 * time.Millisecond
 
 // Feed passes a login's output to dst as it arrives (minus kfwd's opener
 // markers) and sends what a Scanner finds in it to events. When the output
-// pauses for idleDelay it runs Scanner.Idle. It is an io.Writer, so a remote
+// pauses for idleDelay it runs Scanner.idle. It is an io.Writer, so a remote
 // session writes into it directly; it is safe for concurrent use.
 type Feed struct {
 	mu     sync.Mutex
@@ -55,7 +55,7 @@ func (f *Feed) Write(p []byte) (int, error) {
 	}
 	f.send(evs)
 	f.idle.Reset(idleDelay)
-	if f.s.WrapPending() {
+	if f.s.wrapPending() {
 		f.wrap.Reset(wrapDelay)
 	} else {
 		f.wrap.Stop()
@@ -66,8 +66,8 @@ func (f *Feed) Write(p []byte) (int, error) {
 func (f *Feed) onWrap() {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if !f.closed && f.s.WrapPending() {
-		f.send(f.s.FlushWrap())
+	if !f.closed && f.s.wrapPending() {
+		f.send(f.s.flushWrap())
 	}
 }
 
@@ -75,7 +75,7 @@ func (f *Feed) onIdle() {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if !f.closed {
-		f.send(f.s.Idle())
+		f.send(f.s.idle())
 	}
 }
 

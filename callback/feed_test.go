@@ -52,7 +52,7 @@ func TestFeedStripsMarker(t *testing.T) {
 }
 
 // TestFeedTerminatedURL: a URL that ends a finished line is trusted after
-// wrapDelay, before the idle pause; the candidate-waiting rest of Idle does
+// wrapDelay, before the idle pause; the candidate-waiting rest of idle does
 // not run early. A line cut at 80 columns still waits for the idle pause.
 func TestFeedTerminatedURL(t *testing.T) {
 	var dst bytes.Buffer
@@ -62,16 +62,16 @@ func TestFeedTerminatedURL(t *testing.T) {
 	pending := func() bool {
 		f.mu.Lock()
 		defer f.mu.Unlock()
-		return f.s.WrapPending()
+		return f.s.wrapPending()
 	}
 	if pending() {
-		t.Fatal("WrapPending before any output")
+		t.Fatal("wrapPending before any output")
 	}
 	// Held for a continuation: a line that continues the URL arrives in
 	// the same write and is joined.
 	s0 := NewScanner()
 	s0.Feed([]byte("Open " + authURL + "\r\n"))
-	if !s0.WrapPending() {
+	if !s0.wrapPending() {
 		t.Fatal("a finished URL line is not held for a continuation")
 	}
 	f.Write([]byte("Open " + authURL + "\r\n"))
@@ -90,7 +90,7 @@ func TestFeedTerminatedURL(t *testing.T) {
 	}
 	s := NewScanner()
 	s.Feed([]byte(cut + "\n"))
-	if s.WrapPending() {
+	if s.wrapPending() {
 		t.Error("a line cut at 80 columns is trusted early")
 	}
 }

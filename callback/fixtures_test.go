@@ -154,7 +154,7 @@ func decideText(events []Event) []Action {
 func checkEvents(t *testing.T, name string, exp expectation, text []byte, events []Event) {
 	t.Helper()
 	for _, e := range events {
-		if e.URL != "" && IsPastedResponse(e.URL) {
+		if e.URL != "" && isPastedResponse(e.URL) {
 			t.Errorf("%s: an event carries a pasted authorization response: %+v", name, e)
 		}
 	}
@@ -172,7 +172,7 @@ func checkEvents(t *testing.T, name string, exp expectation, text []byte, events
 		default:
 			t.Errorf("%s: unknown action type %q", name, a.Type)
 		}
-		if a.URL != "" && IsPastedResponse(a.URL) {
+		if a.URL != "" && isPastedResponse(a.URL) {
 			t.Errorf("%s: an action carries a pasted authorization response: %+v", name, a)
 		}
 	}

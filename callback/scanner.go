@@ -30,9 +30,9 @@ const (
 
 // Limits that keep the scanner linear and its memory bounded on hostile output.
 const (
-	// MaxLine is the longest unterminated line kept; a longer line is
+	// maxLine is the longest unterminated line kept; a longer line is
 	// analysed and cut there.
-	MaxLine = 64 << 10
+	maxLine = 64 << 10
 	// maxMarker bounds the payload of one opener marker.
 	maxMarker = 16 << 10
 	// maxOSC bounds the kept payload of other OSC sequences (OSC 8 targets).
@@ -114,10 +114,10 @@ func (s *Scanner) Feed(p []byte) (show []byte, events []Event) {
 	return s.show, s.takeEvents()
 }
 
-// Idle is called when output paused (cmd/kfwd waits 50ms): consider the unterminated
+// idle is called when output paused (Feed waits idleDelay): consider the unterminated
 // last line, a URL line that might have continued, and URLs still waiting
 // for a device code.
-func (s *Scanner) Idle() []Event {
+func (s *Scanner) idle() []Event {
 	s.show = nil
 	s.events = nil
 	s.d.flushPending(s)
@@ -129,18 +129,18 @@ func (s *Scanner) Idle() []Event {
 	return s.takeEvents()
 }
 
-// WrapPending reports whether the scanner holds a finished line that ends in
+// wrapPending reports whether the scanner holds a finished line that ends in
 // a URL and is not at a typical terminal width: the next line may still
 // continue it, but a CLI that hard-wraps prints its lines together, so a
 // short pause (Feed's wrapDelay) is enough to trust it. A line cut at a
 // typical width (80, 100, 120, 132 ...) waits for the full idle pause.
-func (s *Scanner) WrapPending() bool {
+func (s *Scanner) wrapPending() bool {
 	p := s.d.pending
 	return p != nil && len(s.line) == 0 && !s.pendCR && s.mstate == 0 && !isTermWidth(p.lastLen)
 }
 
-// FlushWrap analyses a held URL line as complete.
-func (s *Scanner) FlushWrap() []Event {
+// flushWrap analyses a held URL line as complete.
+func (s *Scanner) flushWrap() []Event {
 	s.show = nil
 	s.events = nil
 	s.d.flushPending(s)
@@ -431,7 +431,7 @@ func (s *Scanner) endOSC() {
 
 func (s *Scanner) addByte(c byte) {
 	s.line = append(s.line, c)
-	if len(s.line) >= MaxLine {
+	if len(s.line) >= maxLine {
 		s.endLine()
 	}
 }

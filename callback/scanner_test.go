@@ -146,9 +146,9 @@ func TestIdleUnterminatedLine(t *testing.T) {
 	if _, ev := s.Feed([]byte("Visit: " + authURL)); len(ev) != 0 {
 		t.Fatalf("event before the line ended or paused: %+v", ev)
 	}
-	ev := s.Idle()
+	ev := s.idle()
 	if len(ev) != 1 || ev[0].Port != 49153 || ev[0].URL != authURL {
-		t.Fatalf("Idle events %+v", ev)
+		t.Fatalf("idle events %+v", ev)
 	}
 	if _, ev := s.Feed([]byte("\nmore\n")); len(ev) != 0 {
 		t.Fatalf("repeated event %+v", ev)
@@ -161,9 +161,9 @@ func TestIdleOpensCandidate(t *testing.T) {
 	if len(ev) != 0 {
 		t.Fatalf("opened before waiting for a device code: %+v", ev)
 	}
-	ev = s.Idle()
+	ev = s.idle()
 	if len(ev) != 1 || ev[0].Type != "open" {
-		t.Fatalf("Idle events %+v", ev)
+		t.Fatalf("idle events %+v", ev)
 	}
 }
 
@@ -208,8 +208,8 @@ func TestLongLineBounded(t *testing.T) {
 		if len(sh) != len(chunk) {
 			t.Fatal("show lost bytes")
 		}
-		if len(s.line) >= MaxLine {
-			t.Fatalf("line buffer %d bytes, want < %d", len(s.line), MaxLine)
+		if len(s.line) >= maxLine {
+			t.Fatalf("line buffer %d bytes, want < %d", len(s.line), maxLine)
 		}
 	}
 	// Still working afterwards.
@@ -252,7 +252,7 @@ func TestLinearCost(t *testing.T) {
 			b := []byte(unit)
 			for total := 0; total < n; total += len(b) {
 				s.Feed(b)
-				s.Idle()
+				s.idle()
 			}
 			s.Close()
 			runtime.ReadMemStats(&after)

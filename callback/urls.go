@@ -142,7 +142,7 @@ func portParam(u *url.URL) int {
 		if strings.EqualFold(k, "port") && !signinRE.MatchString(u.Host+u.Path) {
 			continue
 		}
-		if p := atoiPort(vs[0]); p >= MinPort {
+		if p := atoiPort(vs[0]); p >= minPort {
 			return p
 		}
 	}
