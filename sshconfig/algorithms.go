@@ -31,7 +31,7 @@ func validKeyNames(list string) bool {
 	for _, p := range strings.Split(list, ",") {
 		ok := false
 		for _, a := range allHostKeyAlgorithms {
-			if a == p || MatchPatternList(a, p, false) != 0 {
+			if a == p || matchPatternList(a, p, false) != 0 {
 				ok = true
 				break
 			}
@@ -57,7 +57,7 @@ func assembleAlgorithms(list string, def, all []string) ([]string, error) {
 	case '-':
 		var out []string
 		for _, d := range def {
-			if MatchPatternList(d, list[1:], false) != 1 {
+			if matchPatternList(d, list[1:], false) != 1 {
 				out = append(out, d)
 			}
 		}
@@ -74,7 +74,7 @@ func assembleAlgorithms(list string, def, all []string) ([]string, error) {
 		}
 		var m []string
 		for _, a := range all {
-			if MatchPatternList(a, p, false) == 1 {
+			if matchPatternList(a, p, false) == 1 {
 				m = append(m, a)
 			}
 		}

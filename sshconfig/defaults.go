@@ -15,20 +15,20 @@ const (
 	DefaultServerAliveCountMax = 3
 )
 
-// DefaultIdentityFiles are added, in this order, when no identity is
+// defaultIdentityFiles are added, in this order, when no identity is
 // configured (OpenSSH 9.2 fill_default_options).
-var DefaultIdentityFiles = []string{
+var defaultIdentityFiles = []string{
 	"~/.ssh/id_rsa", "~/.ssh/id_ecdsa", "~/.ssh/id_ecdsa_sk", "~/.ssh/id_ed25519",
 	"~/.ssh/id_ed25519_sk", "~/.ssh/id_xmss", "~/.ssh/id_dsa",
 }
 
 // IsDefaultIdentity tells whether path, expanded, is one of
-// DefaultIdentityFiles: their absence is normal and not worth a warning.
+// defaultIdentityFiles: their absence is normal and not worth a warning.
 func IsDefaultIdentity(path string) bool {
 	if filepath.Base(filepath.Dir(path)) != ".ssh" {
 		return false
 	}
-	return slices.ContainsFunc(DefaultIdentityFiles, func(f string) bool {
+	return slices.ContainsFunc(defaultIdentityFiles, func(f string) bool {
 		return strings.TrimPrefix(f, "~/.ssh/") == filepath.Base(path)
 	})
 }

@@ -112,6 +112,15 @@ func parseCases(t *testing.T, file string) []diffCase {
 	return cases
 }
 
+// formatKeywords lists the keywords Format prints, in ssh -G order.
+var formatKeywords = []string{
+	"user", "hostname", "port", "batchmode", "hashknownhosts", "identitiesonly",
+	"stricthostkeychecking", "serveralivecountmax", "serveraliveinterval",
+	"hostkeyalgorithms", "hostkeyalias", "identityagent", "identityfile",
+	"certificatefile", "globalknownhostsfile", "userknownhostsfile",
+	"connecttimeout", "proxycommand", "proxyjump",
+}
+
 // sshG returns ssh -G's lines for the keywords Format prints.
 func sshG(t *testing.T, args []string) (string, error) {
 	t.Helper()
@@ -123,7 +132,7 @@ func sshG(t *testing.T, args []string) (string, error) {
 		return stderr.String(), err
 	}
 	keep := map[string]bool{}
-	for _, k := range FormatKeywords {
+	for _, k := range formatKeywords {
 		keep[k] = true
 	}
 	var b strings.Builder

@@ -9,14 +9,14 @@ import (
 	"strings"
 )
 
-// Tokens maps the single-letter %-tokens of ssh_config(5) to their values.
-type Tokens map[byte]string
+// tokens maps the single-letter %-tokens of ssh_config(5) to their values.
+type tokens map[byte]string
 
-// ExpandTokens replaces %x tokens in s using t, and ${VAR} from the
+// expandTokens replaces %x tokens in s using t, and ${VAR} from the
 // environment when env is set, in one pass like OpenSSH's
 // percent_dollar_expand: "%%" is a literal "%", an unknown token, a
 // trailing "%" or an unset variable is an error.
-func ExpandTokens(s string, t Tokens, env bool) (string, error) {
+func expandTokens(s string, t tokens, env bool) (string, error) {
 	var b strings.Builder
 	for i := 0; i < len(s); i++ {
 		c := s[i]
@@ -58,9 +58,9 @@ func ExpandTokens(s string, t Tokens, env bool) (string, error) {
 	return b.String(), nil
 }
 
-// ExpandTilde expands a leading "~" or "~user" like OpenSSH's
+// expandTilde expands a leading "~" or "~user" like OpenSSH's
 // tilde_expand_filename, using home for the current user.
-func ExpandTilde(path, home string) (string, error) {
+func expandTilde(path, home string) (string, error) {
 	if !strings.HasPrefix(path, "~") {
 		return path, nil
 	}

@@ -7,7 +7,7 @@ import (
 
 func TestExpandTokens(t *testing.T) {
 	t.Setenv("KFWD_X", "xval")
-	tok := Tokens{'h': "host", 'p': "22", 'r': "user"}
+	tok := tokens{'h': "host", 'p': "22", 'r': "user"}
 	tests := []struct {
 		in, want string
 		env, err bool
@@ -25,14 +25,14 @@ func TestExpandTokens(t *testing.T) {
 		{"$KFWD_X", "$KFWD_X", true, false},
 	}
 	for _, tt := range tests {
-		got, err := ExpandTokens(tt.in, tok, tt.env)
+		got, err := expandTokens(tt.in, tok, tt.env)
 		if (err != nil) != tt.err || (!tt.err && got != tt.want) {
-			t.Errorf("ExpandTokens(%q, env=%v) = %q, %v; want %q, err %v", tt.in, tt.env, got, err, tt.want, tt.err)
+			t.Errorf("expandTokens(%q, env=%v) = %q, %v; want %q, err %v", tt.in, tt.env, got, err, tt.want, tt.err)
 		}
 	}
 	// Environment values are not token-expanded (single pass like ssh).
 	t.Setenv("KFWD_PCT", "%h")
-	if got, _ := ExpandTokens("${KFWD_PCT}", tok, true); got != "%h" {
+	if got, _ := expandTokens("${KFWD_PCT}", tok, true); got != "%h" {
 		t.Errorf("env value was re-expanded: %q", got)
 	}
 }
@@ -46,12 +46,12 @@ func TestExpandTilde(t *testing.T) {
 		"~root/y": "/root/y",
 	}
 	for in, want := range tests {
-		got, err := ExpandTilde(in, "/home/me")
+		got, err := expandTilde(in, "/home/me")
 		if err != nil || got != want {
-			t.Errorf("ExpandTilde(%q) = %q, %v; want %q", in, got, err, want)
+			t.Errorf("expandTilde(%q) = %q, %v; want %q", in, got, err, want)
 		}
 	}
-	if _, err := ExpandTilde("~no_such_user_kfwd/x", "/home/me"); err == nil {
+	if _, err := expandTilde("~no_such_user_kfwd/x", "/home/me"); err == nil {
 		t.Error("unknown ~user must fail")
 	}
 }

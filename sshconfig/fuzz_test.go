@@ -24,7 +24,7 @@ func FuzzParse(f *testing.F) {
 		if len(data) > 1<<16 || len(alias) > 256 {
 			return
 		}
-		r, err := newResolver(alias, Options{ConfigFile: "none", Home: "/home/fuzz", LocalUser: "fuzz", DisableExec: true})
+		r, err := newResolver(alias, Options{ConfigFile: "none", Home: "/home/fuzz", LocalUser: "fuzz", disableExec: true})
 		if err != nil {
 			t.Fatal(err)
 		}

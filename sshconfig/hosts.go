@@ -19,7 +19,7 @@ import (
 // skipped.
 func Hosts(opts Options) ([]string, error) {
 	if opts.SystemFile == "" {
-		opts.SystemFile = DefaultSystemFile
+		opts.SystemFile = defaultSystemFile
 	}
 	l := hostLister{systemFile: opts.SystemFile, seen: map[string]bool{}}
 	switch opts.ConfigFile {
@@ -69,7 +69,7 @@ func (l *hostLister) readFile(name string, user bool, depth int) error {
 	}
 	for i, line := range strings.Split(string(data), "\n") {
 		lineErr := func(format string, args ...any) error {
-			return &LineError{File: name, Line: i + 1, Err: fmt.Errorf(format, args...)}
+			return &lineError{File: name, Line: i + 1, Err: fmt.Errorf(format, args...)}
 		}
 		kw, rest, ok, err := splitKeyword(line)
 		if err != nil {

@@ -69,15 +69,15 @@ func TestHostsErrors(t *testing.T) {
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "cfg")
 	writeFile(t, cfg, "Host a\nHost \"b\n")
-	var le *LineError
+	var le *lineError
 	if _, err := Hosts(Options{ConfigFile: cfg}); !errors.As(err, &le) || le.Line != 2 {
-		t.Errorf("unterminated quote: err = %v, want a LineError on line 2", err)
+		t.Errorf("unterminated quote: err = %v, want a lineError on line 2", err)
 	}
 
 	sys := filepath.Join(dir, "sys")
 	writeFile(t, sys, "Include ~/x\n")
 	if _, err := Hosts(Options{Home: dir, SystemFile: sys}); !errors.As(err, &le) {
-		t.Errorf("~ Include in the system file: err = %v, want a LineError", err)
+		t.Errorf("~ Include in the system file: err = %v, want a lineError", err)
 	}
 
 	loop := filepath.Join(dir, "loop")

@@ -58,7 +58,7 @@ func ParseJump(s string) ([]Jump, error) {
 // them in parse_jump since 9.8, and 9.6's ssh for the hop refuses them).
 func (j Jump) check() error {
 	if j.User != "" && !validRemoteUser(j.User) {
-		return ErrInvalidUser
+		return errInvalidUser
 	}
 	if !validHostname(j.Host) {
 		return errors.New("hostname contains invalid characters")

@@ -2,10 +2,10 @@ package sshconfig
 
 import "strings"
 
-// MatchPattern reports whether s matches the glob pattern p, where "*"
+// matchPattern reports whether s matches the glob pattern p, where "*"
 // matches any run of characters and "?" exactly one, case-sensitively
 // (OpenSSH match_pattern). It runs in O(len(s)*len(p)).
-func MatchPattern(s, p string) bool {
+func matchPattern(s, p string) bool {
 	si, pi := 0, 0
 	star, mark := -1, 0
 	for si < len(s) {
@@ -30,11 +30,11 @@ func MatchPattern(s, p string) bool {
 	return pi == len(p)
 }
 
-// MatchPatternList matches s against a comma-separated list of patterns,
+// matchPatternList matches s against a comma-separated list of patterns,
 // each optionally negated with "!". It returns 1 for a match, -1 when a
 // negated pattern matched and 0 otherwise (OpenSSH match_pattern_list).
 // With lower set, the patterns are lower-cased first.
-func MatchPatternList(s, list string, lower bool) int {
+func matchPatternList(s, list string, lower bool) int {
 	got := 0
 	if list == "" {
 		return 0
@@ -54,7 +54,7 @@ func MatchPatternList(s, list string, lower bool) int {
 		if lower {
 			sub = asciiLower(sub)
 		}
-		if MatchPattern(s, sub) {
+		if matchPattern(s, sub) {
 			if neg {
 				return -1
 			}
@@ -66,7 +66,7 @@ func MatchPatternList(s, list string, lower bool) int {
 
 // matchHostname is OpenSSH's match_hostname: both sides lower-cased.
 func matchHostname(host, list string) int {
-	return MatchPatternList(asciiLower(host), list, true)
+	return matchPatternList(asciiLower(host), list, true)
 }
 
 func asciiLower(s string) string {

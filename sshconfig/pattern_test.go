@@ -20,8 +20,8 @@ func TestMatchPattern(t *testing.T) {
 		{"aaaaaaaaaaaaaaaaaaaaaaaaaaaaab", "*a*a*a*a*a*a*a*a*a*a*c", false},
 	}
 	for _, tt := range tests {
-		if got := MatchPattern(tt.s, tt.p); got != tt.want {
-			t.Errorf("MatchPattern(%q, %q) = %v", tt.s, tt.p, got)
+		if got := matchPattern(tt.s, tt.p); got != tt.want {
+			t.Errorf("matchPattern(%q, %q) = %v", tt.s, tt.p, got)
 		}
 	}
 }
@@ -42,8 +42,8 @@ func TestMatchPatternList(t *testing.T) {
 		{"a", "", false, 0},
 	}
 	for _, tt := range tests {
-		if got := MatchPatternList(tt.s, tt.list, tt.lower); got != tt.want {
-			t.Errorf("MatchPatternList(%q, %q, %v) = %d, want %d", tt.s, tt.list, tt.lower, got, tt.want)
+		if got := matchPatternList(tt.s, tt.list, tt.lower); got != tt.want {
+			t.Errorf("matchPatternList(%q, %q, %v) = %d, want %d", tt.s, tt.list, tt.lower, got, tt.want)
 		}
 	}
 	if matchHostname("WEB.Example.com", "web.EXAMPLE.com") != 1 {
@@ -53,7 +53,7 @@ func TestMatchPatternList(t *testing.T) {
 
 func TestMatchPatternLiteralStar(t *testing.T) {
 	// A "*" in the pattern is always a wildcard, even facing a "*" in s.
-	if !MatchPattern("**x", "*x") || !MatchPattern("a*b", "*") || MatchPattern("*a", "*b") {
+	if !matchPattern("**x", "*x") || !matchPattern("a*b", "*") || matchPattern("*a", "*b") {
 		t.Error("star handling")
 	}
 }

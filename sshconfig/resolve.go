@@ -15,8 +15,8 @@ import (
 	"time"
 )
 
-// DefaultSystemFile is OpenSSH's system-wide client configuration.
-const DefaultSystemFile = "/etc/ssh/ssh_config"
+// defaultSystemFile is OpenSSH's system-wide client configuration.
+const defaultSystemFile = "/etc/ssh/ssh_config"
 
 // maxIncludeDepth is OpenSSH's READCONF_MAX_DEPTH.
 const maxIncludeDepth = 16
@@ -88,7 +88,7 @@ func Resolve(alias string, opts Options) (*Host, error) {
 
 func newResolver(alias string, opts Options) (*resolver, error) {
 	if opts.SystemFile == "" {
-		opts.SystemFile = DefaultSystemFile
+		opts.SystemFile = defaultSystemFile
 	}
 	if opts.Home == "" || opts.LocalUser == "" {
 		u, err := user.Current()
@@ -128,7 +128,7 @@ func (r *resolver) resolve() (*Host, error) {
 	}
 	host := alias
 	if r.v.hostName != nil {
-		h, err := ExpandTokens(*r.v.hostName, Tokens{'h': alias}, false)
+		h, err := expandTokens(*r.v.hostName, tokens{'h': alias}, false)
 		if err != nil {
 			return nil, fmt.Errorf("resolving %s: expanding HostName: %w", alias, err)
 		}
@@ -167,11 +167,11 @@ func (r *resolver) applyCommandLine() error {
 	// ssh checks the user from -o User, -l or user@host before reading any
 	// file; a User from a configuration file is the user's own text.
 	if r.v.user != nil && !validRemoteUser(*r.v.user) {
-		return ErrInvalidUser
+		return errInvalidUser
 	}
 	if r.o.User != "" && r.v.user == nil {
 		if !validRemoteUser(r.o.User) {
-			return ErrInvalidUser
+			return errInvalidUser
 		}
 		u := r.o.User
 		r.v.user = &u
@@ -186,7 +186,7 @@ func (r *resolver) applyCommandLine() error {
 		}
 	}
 	for _, id := range r.o.Identities {
-		p, err := ExpandTilde(id, r.o.Home)
+		p, err := expandTilde(id, r.o.Home)
 		if err != nil {
 			return fmt.Errorf("identity file %s: %w", id, err)
 		}
@@ -286,7 +286,7 @@ func (r *resolver) processData(name string, data []byte, fl readFlags, active *b
 }
 
 func (r *resolver) lineErr(file string, line int, format string, args ...any) error {
-	return &LineError{File: file, Line: line, Err: fmt.Errorf(format, args...)}
+	return &lineError{File: file, Line: line, Err: fmt.Errorf(format, args...)}
 }
 
 // The arguments of multi-valued keywords and what ssh -G prints for them
@@ -321,7 +321,7 @@ func (r *resolver) processLine(line, file string, lineno int, active *bool, fl r
 		kw = canon
 	}
 	if !knownKeywords[kw] {
-		if r.v.ignoreUnknown != nil && MatchPatternList(kw, *r.v.ignoreUnknown, true) == 1 {
+		if r.v.ignoreUnknown != nil && matchPatternList(kw, *r.v.ignoreUnknown, true) == 1 {
 			return nil
 		}
 		return errf("bad configuration option: %s", kw)
@@ -422,7 +422,7 @@ func (r *resolver) processLine(line, file string, lineno int, active *bool, fl r
 			if r.final {
 				target = *r.v.hostName
 			}
-			if MatchPattern(target, a) {
+			if matchPattern(target, a) {
 				if neg {
 					*active = false
 					break
@@ -500,7 +500,7 @@ func (r *resolver) processLine(line, file string, lineno int, active *bool, fl r
 		if err != nil {
 			return err
 		}
-		if _, err := ExpandTokens(a, nil, true); err != nil {
+		if _, err := expandTokens(a, nil, true); err != nil {
 			return errf("invalid environment expansion %s", a)
 		}
 		if len(a) > 1 && a[0] == '$' && a[1] != '{' && !validEnvName(a[1:]) {
@@ -687,7 +687,7 @@ func (r *resolver) matchLine(rest, file string, lineno int) (bool, error) {
 	case r.final:
 		host = *r.v.hostName
 	case r.v.hostName != nil:
-		h, err := ExpandTokens(*r.v.hostName, Tokens{'h': r.hostArg}, false)
+		h, err := expandTokens(*r.v.hostName, tokens{'h': r.hostArg}, false)
 		if err != nil {
 			return errf("expanding HostName: %v", err)
 		}
@@ -740,9 +740,9 @@ func (r *resolver) matchLine(rest, file string, lineno int) (bool, error) {
 		case "originalhost":
 			m = matchHostname(r.hostArg, arg) == 1
 		case "user":
-			m = MatchPatternList(ruser, arg, false) == 1
+			m = matchPatternList(ruser, arg, false) == 1
 		case "localuser":
-			m = MatchPatternList(r.o.LocalUser, arg, false) == 1
+			m = matchPatternList(r.o.LocalUser, arg, false) == 1
 		case "localnetwork":
 			m = matchLocalNetwork(arg)
 		case "exec":
@@ -751,7 +751,7 @@ func (r *resolver) matchLine(rest, file string, lineno int) (bool, error) {
 			if r.v.hostKeyAlias != nil {
 				keyalias = *r.v.hostKeyAlias
 			}
-			cmd, err := ExpandTokens(arg, Tokens{
+			cmd, err := expandTokens(arg, tokens{
 				'C': connectionHash(r.thisHost, host, ps, ruser),
 				'L': shortHost(r.thisHost), 'd': r.o.Home, 'h': host, 'k': keyalias,
 				'l': r.thisHost, 'n': r.hostArg, 'p': ps, 'r': ruser,
@@ -763,7 +763,7 @@ func (r *resolver) matchLine(rest, file string, lineno int) (bool, error) {
 			if !result {
 				continue // ssh skips the command once a criterion failed
 			}
-			if r.o.DisableExec {
+			if r.o.disableExec {
 				return errf("match exec is disabled")
 			}
 			status, err := r.runExec(cmd)
@@ -784,11 +784,10 @@ func (r *resolver) matchLine(rest, file string, lineno int) (bool, error) {
 	return result, nil
 }
 
-// shellExec runs a Match exec command like ssh: /bin/sh -c, stdin and
-// stdout on /dev/null, stderr to Options.ExecStderr.
+// shellExec runs a Match exec command like ssh, /bin/sh -c with stdin and
+// stdout on /dev/null, but discards its stderr, which ssh shows.
 func (r *resolver) shellExec(cmd string) (int, error) {
 	c := exec.Command("/bin/sh", "-c", cmd)
-	c.Stderr = r.o.ExecStderr
 	err := c.Run()
 	if err == nil {
 		return 0, nil
@@ -844,7 +843,7 @@ func (r *resolver) finish(host string) (*Host, error) {
 		h.Port = *v.port
 	}
 	if len(v.identityFiles) == 0 {
-		for _, f := range DefaultIdentityFiles {
+		for _, f := range defaultIdentityFiles {
 			v.identityFiles = append(v.identityFiles, fileEntry{f, fromSystem})
 		}
 	}
@@ -915,16 +914,16 @@ func (r *resolver) finish(host string) (*Host, error) {
 	if h.HostKeyAlias != "" {
 		keyalias = h.HostKeyAlias
 	}
-	tok := Tokens{
+	tok := tokens{
 		'C': connectionHash(r.thisHost, host, ps, h.User),
 		'L': shortHost(r.thisHost), 'i': strconv.Itoa(r.uid), 'k': keyalias,
 		'l': r.thisHost, 'n': r.hostArg, 'p': ps, 'd': r.o.Home, 'h': host,
 		'r': h.User, 'u': r.o.LocalUser,
 	}
 	expand := func(what, s string) (string, error) {
-		t, err := ExpandTilde(s, r.o.Home)
+		t, err := expandTilde(s, r.o.Home)
 		if err == nil {
-			t, err = ExpandTokens(t, tok, true)
+			t, err = expandTokens(t, tok, true)
 		}
 		if err != nil {
 			return "", fmt.Errorf("resolving %s: expanding %s %q: %w", r.hostArg, what, s, err)
@@ -978,7 +977,7 @@ func (r *resolver) finish(host string) (*Host, error) {
 	}
 	if jumpHost == "" && proxyCommand != "" {
 		h.printed.proxyCommand = proxyCommand
-		h.ProxyCommand, err = ExpandTokens(proxyCommand, Tokens{'h': host, 'n': r.hostArg, 'p': ps, 'r': h.User}, false)
+		h.ProxyCommand, err = expandTokens(proxyCommand, tokens{'h': host, 'n': r.hostArg, 'p': ps, 'r': h.User}, false)
 		if err != nil {
 			return nil, fmt.Errorf("resolving %s: expanding ProxyCommand: %w", r.hostArg, err)
 		}
@@ -986,10 +985,10 @@ func (r *resolver) finish(host string) (*Host, error) {
 	return h, nil
 }
 
-// ErrInvalidUser is a remote user name that OpenSSH 9.6 refuses because a
+// errInvalidUser is a remote user name that OpenSSH 9.6 refuses because a
 // shell would interpret it: %r reaches Match exec and ProxyCommand, both run by
 // /bin/sh (CVE-2023-51385).
-var ErrInvalidUser = errors.New("remote username contains invalid characters")
+var errInvalidUser = errors.New("remote username contains invalid characters")
 
 // validRemoteUser is OpenSSH's valid_ruser: no shell metacharacters, control
 // characters, leading "-", "-" after whitespace (an option to a command) or

@@ -82,9 +82,9 @@ func TestErrorNamesFileAndLine(t *testing.T) {
 	cfg := filepath.Join(dir, "config")
 	writeFile(t, cfg, "# comment\n\nHost x\n  Port 99999\n")
 	_, err := Resolve("x", Options{ConfigFile: cfg, Home: dir, LocalUser: "me"})
-	var le *LineError
+	var le *lineError
 	if !errors.As(err, &le) || le.Line != 4 || le.File != cfg {
-		t.Fatalf("want LineError at %s:4, got %v", cfg, err)
+		t.Fatalf("want lineError at %s:4, got %v", cfg, err)
 	}
 	if want := "reading " + cfg + " line 4: "; !strings.Contains(err.Error(), want) {
 		t.Errorf("error %q does not contain %q", err, want)
@@ -108,8 +108,8 @@ func TestMatchExecDisabled(t *testing.T) {
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "config")
 	writeFile(t, cfg, "Match exec true\n  User y\n")
-	if _, err := Resolve("x", Options{ConfigFile: cfg, Home: dir, LocalUser: "me", DisableExec: true}); err == nil {
-		t.Fatal("Match exec must fail when DisableExec is set")
+	if _, err := Resolve("x", Options{ConfigFile: cfg, Home: dir, LocalUser: "me", disableExec: true}); err == nil {
+		t.Fatal("Match exec must fail when disableExec is set")
 	}
 	h, err := Resolve("x", Options{ConfigFile: cfg, Home: dir, LocalUser: "me"})
 	if err != nil || h.User != "y" {

@@ -150,7 +150,7 @@ func (r *resolver) fromDump(out []byte) (*Host, error) {
 	if h.HostKeyAlias != "" {
 		keyalias = h.HostKeyAlias
 	}
-	tok := Tokens{
+	tok := tokens{
 		'C': connectionHash(r.thisHost, h.HostName, ps, h.User),
 		'L': shortHost(r.thisHost), 'i': strconv.Itoa(r.uid), 'k': keyalias,
 		'l': r.thisHost, 'n': r.hostArg, 'p': ps, 'd': r.o.Home, 'h': h.HostName,
@@ -162,9 +162,9 @@ func (r *resolver) fromDump(out []byte) (*Host, error) {
 			if strings.EqualFold(f, "none") {
 				continue
 			}
-			t, err := ExpandTilde(f, r.o.Home)
+			t, err := expandTilde(f, r.o.Home)
 			if err == nil {
-				t, err = ExpandTokens(t, tok, true)
+				t, err = expandTokens(t, tok, true)
 			}
 			if err != nil {
 				return nil, fmt.Errorf("resolving %s: expanding %s %q: %w", r.hostArg, what, f, err)
@@ -183,7 +183,7 @@ func (r *resolver) fromDump(out []byte) (*Host, error) {
 	h.ProxyJump = jump
 	if jump == "" && proxy != "" {
 		h.printed.proxyCommand = proxy
-		h.ProxyCommand, err = ExpandTokens(proxy, Tokens{'h': h.HostName, 'n': r.hostArg, 'p': ps, 'r': h.User}, false)
+		h.ProxyCommand, err = expandTokens(proxy, tokens{'h': h.HostName, 'n': r.hostArg, 'p': ps, 'r': h.User}, false)
 		if err != nil {
 			return nil, fmt.Errorf("resolving %s: expanding ProxyCommand: %w", r.hostArg, err)
 		}

@@ -25,7 +25,7 @@ func TestCommandLineUserNeverReachesAShell(t *testing.T) {
 	}
 	for _, u := range bad {
 		opts := Options{ConfigFile: cfg, Home: dir, LocalUser: "me", User: u}
-		if _, err := Resolve("example.com", opts); !errors.Is(err, ErrInvalidUser) || !strings.Contains(err.Error(), "remote username contains invalid characters") {
+		if _, err := Resolve("example.com", opts); !errors.Is(err, errInvalidUser) || !strings.Contains(err.Error(), "remote username contains invalid characters") {
 			t.Errorf("-l %q: got %v, want \"remote username contains invalid characters\"", u, err)
 		}
 		// -o and ProxyJump values go through the ssh_config tokenizer first
@@ -45,8 +45,8 @@ func TestCommandLineUserNeverReachesAShell(t *testing.T) {
 			}
 		}
 	}
-	if _, err := Resolve("example.com", Options{ConfigFile: cfg, Home: dir, LocalUser: "me", Overrides: []string{"User=a;b"}}); !errors.Is(err, ErrInvalidUser) {
-		t.Errorf("-o User=a;b: got %v, want ErrInvalidUser", err)
+	if _, err := Resolve("example.com", Options{ConfigFile: cfg, Home: dir, LocalUser: "me", Overrides: []string{"User=a;b"}}); !errors.Is(err, errInvalidUser) {
+		t.Errorf("-o User=a;b: got %v, want errInvalidUser", err)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "pwned")); err == nil {
 		t.Fatal("a command in the user name ran")

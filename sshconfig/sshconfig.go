@@ -16,7 +16,6 @@ package sshconfig
 
 import (
 	"fmt"
-	"io"
 	"strconv"
 	"strings"
 	"time"
@@ -34,12 +33,9 @@ type Options struct {
 	ProxyJump  string   // -J
 	Overrides  []string // -o Keyword=Value (applied first: command line wins, like ssh)
 
-	// DisableExec makes "Match exec" an error instead of running a shell
-	// command (for untrusted configs and fuzzing).
-	DisableExec bool
-	// ExecStderr receives the standard error of "Match exec" commands
-	// (ssh lets them write to the terminal); nil discards it.
-	ExecStderr io.Writer
+	// disableExec makes "Match exec" an error instead of running a shell
+	// command (the fuzz and resolve tests set it).
+	disableExec bool
 }
 
 // Host is a resolved destination, with ssh's defaults filled in.
@@ -156,28 +152,19 @@ func (h *Host) Format() string {
 	return b.String()
 }
 
-// FormatKeywords lists the keywords Format prints, in ssh -G order.
-var FormatKeywords = []string{
-	"user", "hostname", "port", "batchmode", "hashknownhosts", "identitiesonly",
-	"stricthostkeychecking", "serveralivecountmax", "serveraliveinterval",
-	"hostkeyalgorithms", "hostkeyalias", "identityagent", "identityfile",
-	"certificatefile", "globalknownhostsfile", "userknownhostsfile",
-	"connecttimeout", "proxycommand", "proxyjump",
-}
-
-// LineError reports a problem on one line of a configuration file (or of
+// lineError reports a problem on one line of a configuration file (or of
 // a -o option, File "command-line").
-type LineError struct {
+type lineError struct {
 	File string
 	Line int
 	Err  error
 }
 
-func (e *LineError) Error() string {
+func (e *lineError) Error() string {
 	if e.File == "command-line" {
 		return fmt.Sprintf("command-line option: %v", e.Err)
 	}
 	return fmt.Sprintf("reading %s line %d: %v", e.File, e.Line, e.Err)
 }
 
-func (e *LineError) Unwrap() error { return e.Err }
+func (e *lineError) Unwrap() error { return e.Err }
