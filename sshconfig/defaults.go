@@ -23,7 +23,7 @@ var defaultIdentityFiles = []string{
 }
 
 // IsDefaultIdentity tells whether path, expanded, is one of
-// defaultIdentityFiles: their absence is normal and not worth a warning.
+// ssh's default identity files: their absence is normal and not worth a warning.
 func IsDefaultIdentity(path string) bool {
 	if filepath.Base(filepath.Dir(path)) != ".ssh" {
 		return false
