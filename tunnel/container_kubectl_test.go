@@ -1,4 +1,4 @@
-package tunnel_test
+package tunnel
 
 import (
 	"context"
@@ -11,7 +11,6 @@ import (
 	"testing"
 
 	"github.com/kfwd/kfwd/internal/e2e"
-	"github.com/kfwd/kfwd/tunnel"
 )
 
 // The real kubectl client checks pods for OpenContainer, against a stand-in
@@ -26,12 +25,12 @@ func TestKubectlContainerCheck(t *testing.T) {
 	api.AddPod("pending", "Pending")
 	t.Setenv("KUBECONFIG", api.Kubeconfig)
 	ctx := context.Background()
-	open := func(target string) (*tunnel.Container, error) {
-		spec, ok, err := tunnel.ParseContainerTarget(target)
+	open := func(target string) (*Container, error) {
+		spec, ok, err := ParseContainerTarget(target)
 		if !ok || err != nil {
 			t.Fatalf("%s: %v %v", target, ok, err)
 		}
-		return tunnel.OpenContainer(ctx, spec, tunnel.ContainerOptions{})
+		return OpenContainer(ctx, spec, ContainerOptions{})
 	}
 	for _, target := range []string{"kubectl://web", "kubectl://tools/web", "kubectl://other/tools/web/app"} {
 		c, err := open(target)
@@ -48,16 +47,16 @@ func TestKubectlContainerCheck(t *testing.T) {
 	}
 	cases := []struct {
 		target  string
-		problem tunnel.ContainerProblem
+		problem ContainerProblem
 		msg     string
 	}{
-		{"kubectl://nope", tunnel.ContainerNotFound, "kubectl knows no pod nope on this machine: Error from server (NotFound)"},
-		{"kubectl://pending", tunnel.ContainerNotRunning, "pod pending is not running (kubectl on this machine): phase Pending"},
-		{"kubectl://forbidden", tunnel.RuntimePermission, "permission denied using kubectl on this machine"},
+		{"kubectl://nope", ContainerNotFound, "kubectl knows no pod nope on this machine: Error from server (NotFound)"},
+		{"kubectl://pending", ContainerNotRunning, "pod pending is not running (kubectl on this machine): phase Pending"},
+		{"kubectl://forbidden", RuntimePermission, "permission denied using kubectl on this machine"},
 	}
 	for _, c := range cases {
 		_, err := open(c.target)
-		var ce *tunnel.ContainerError
+		var ce *ContainerError
 		if !errors.As(err, &ce) || ce.Problem != c.problem || !strings.HasPrefix(err.Error(), c.msg) {
 			t.Errorf("%s: %v, want problem %v %q", c.target, err, c.problem, c.msg)
 		}
@@ -79,8 +78,8 @@ func TestKubectlContainerCheck(t *testing.T) {
 	}
 	t.Setenv("KUBECONFIG", unreachable)
 	_, err = open("kubectl://web")
-	var ce *tunnel.ContainerError
-	if !errors.As(err, &ce) || ce.Problem != tunnel.RuntimeUnreachable {
+	var ce *ContainerError
+	if !errors.As(err, &ce) || ce.Problem != RuntimeUnreachable {
 		t.Errorf("unreachable cluster: %v", err)
 	}
 }

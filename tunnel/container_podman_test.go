@@ -1,4 +1,4 @@
-package tunnel_test
+package tunnel
 
 import (
 	"bytes"
@@ -14,7 +14,6 @@ import (
 
 	"github.com/kfwd/kfwd/internal/e2e"
 	"github.com/kfwd/kfwd/internal/testutil"
-	"github.com/kfwd/kfwd/tunnel"
 	"golang.org/x/crypto/ssh"
 )
 
@@ -65,7 +64,7 @@ func roundTrip(t *testing.T, conn net.Conn) string {
 	}
 }
 
-func exerciseContainer(t *testing.T, target tunnel.Target, c *e2e.Container) {
+func exerciseContainer(t *testing.T, target Target, c *e2e.Container) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -75,7 +74,7 @@ func exerciseContainer(t *testing.T, target tunnel.Target, c *e2e.Container) {
 		t.Fatalf("Run: %q, %v", out, err)
 	}
 	var stdout bytes.Buffer
-	s, err := target.Start(ctx, tunnel.SessionOptions{Command: "read l; echo got:$l; exit 3", Stdin: strings.NewReader("line\n"), Stdout: &stdout})
+	s, err := target.Start(ctx, SessionOptions{Command: "read l; echo got:$l; exit 3", Stdin: strings.NewReader("line\n"), Stdout: &stdout})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,7 +116,7 @@ func exerciseContainer(t *testing.T, target tunnel.Target, c *e2e.Container) {
 func TestPodmanContainerLocal(t *testing.T) {
 	t.Parallel()
 	c := podmanContainer(t, e2e.ImageBusybox)
-	ctr, err := tunnel.OpenContainer(context.Background(), tunnel.ContainerSpec{Runtime: tunnel.Podman, Name: c.Name}, tunnel.ContainerOptions{})
+	ctr, err := OpenContainer(context.Background(), ContainerSpec{Runtime: Podman, Name: c.Name}, ContainerOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,13 +128,13 @@ func TestPodmanContainerLocal(t *testing.T) {
 func TestPodmanContainerLocalTerminal(t *testing.T) {
 	t.Parallel()
 	c := podmanContainer(t, e2e.ImageBusybox)
-	ctr, err := tunnel.OpenContainer(context.Background(), tunnel.ContainerSpec{Runtime: tunnel.Podman, Name: c.Name}, tunnel.ContainerOptions{})
+	ctr, err := OpenContainer(context.Background(), ContainerSpec{Runtime: Podman, Name: c.Name}, ContainerOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	in, inW := io.Pipe()
 	var out testutil.SyncBuffer
-	s, err := ctr.Start(context.Background(), tunnel.SessionOptions{
+	s, err := ctr.Start(context.Background(), SessionOptions{
 		Command: `[ -t 0 ] && echo tty:$TERM; stty size; read l; stty size; echo got:$l`,
 		PTY:     true, Term: "vt100", Width: 91, Height: 33, Stdin: in, Stdout: &out,
 	})
@@ -165,27 +164,27 @@ func TestPodmanContainerProblems(t *testing.T) {
 	ctx := context.Background()
 	c := podmanContainer(t, e2e.ImageNoRelay)
 
-	_, err := tunnel.OpenContainer(ctx, tunnel.ContainerSpec{Runtime: tunnel.Podman, Name: c.Name + "-nope"}, tunnel.ContainerOptions{})
-	var ce *tunnel.ContainerError
-	if !errors.As(err, &ce) || ce.Problem != tunnel.ContainerNotFound {
+	_, err := OpenContainer(ctx, ContainerSpec{Runtime: Podman, Name: c.Name + "-nope"}, ContainerOptions{})
+	var ce *ContainerError
+	if !errors.As(err, &ce) || ce.Problem != ContainerNotFound {
 		t.Errorf("missing container: %v", err)
 	}
 	// This machine has the docker client but no daemon.
 	if _, lerr := exec.LookPath("docker"); lerr == nil {
-		_, err = tunnel.OpenContainer(ctx, tunnel.ContainerSpec{Runtime: tunnel.Docker, Name: c.Name}, tunnel.ContainerOptions{})
-		if !errors.As(err, &ce) || (ce.Problem != tunnel.RuntimeUnreachable && ce.Problem != tunnel.ContainerNotFound) {
+		_, err = OpenContainer(ctx, ContainerSpec{Runtime: Docker, Name: c.Name}, ContainerOptions{})
+		if !errors.As(err, &ce) || (ce.Problem != RuntimeUnreachable && ce.Problem != ContainerNotFound) {
 			t.Errorf("docker without a daemon: %v", err)
 		}
 		t.Logf("docker: %v", err)
 	}
 
-	ctr, err := tunnel.OpenContainer(ctx, tunnel.ContainerSpec{Runtime: tunnel.Podman, Name: c.Name}, tunnel.ContainerOptions{})
+	ctr, err := OpenContainer(ctx, ContainerSpec{Runtime: Podman, Name: c.Name}, ContainerOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	// How soon this fails is measured by BenchmarkContainerNoRelay, not asserted here.
 	_, err = ctr.Route(ctx)
-	var nr *tunnel.NoRelayError
+	var nr *NoRelayError
 	if !errors.As(err, &nr) || !strings.Contains(err.Error(), "in container "+c.Name) {
 		t.Errorf("no relay: %v", err)
 	}
@@ -193,8 +192,8 @@ func TestPodmanContainerProblems(t *testing.T) {
 	if out, err := exec.Command("podman", "stop", "-t", "0", c.Name).CombinedOutput(); err != nil {
 		t.Fatalf("podman stop: %v\n%s", err, out)
 	}
-	_, err = tunnel.OpenContainer(ctx, tunnel.ContainerSpec{Runtime: tunnel.Podman, Name: c.Name}, tunnel.ContainerOptions{})
-	if !errors.As(err, &ce) || ce.Problem != tunnel.ContainerNotRunning {
+	_, err = OpenContainer(ctx, ContainerSpec{Runtime: Podman, Name: c.Name}, ContainerOptions{})
+	if !errors.As(err, &ce) || ce.Problem != ContainerNotRunning {
 		t.Errorf("stopped container: %v", err)
 	}
 }
@@ -207,23 +206,23 @@ func TestPodmanContainerBehindSSH(t *testing.T) {
 	c := podmanContainer(t, e2e.ImageBusybox)
 	env := e2e.Setup(t, e2e.SSHDOptions{MountCgroups: true})
 	client := sshdClient(t, env.SSHD)
-	ctr, err := tunnel.OpenContainer(context.Background(), tunnel.ContainerSpec{Name: c.Name}, tunnel.ContainerOptions{Host: client})
+	ctr, err := OpenContainer(context.Background(), ContainerSpec{Name: c.Name}, ContainerOptions{Host: client})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ctr.Spec.Runtime != tunnel.Podman {
+	if ctr.Spec.Runtime != Podman {
 		t.Errorf("runtime %q, want podman (the docker client here has no daemon)", ctr.Spec.Runtime)
 	}
 	exerciseContainer(t, ctr, c)
 
-	_, err = tunnel.OpenContainer(context.Background(), tunnel.ContainerSpec{Name: "kfwd-no-such-container"}, tunnel.ContainerOptions{Host: client})
-	var ce *tunnel.ContainerError
-	if !errors.As(err, &ce) || !ce.OnHost || (ce.Problem != tunnel.ContainerNotFound && ce.Problem != tunnel.RuntimeUnreachable) {
+	_, err = OpenContainer(context.Background(), ContainerSpec{Name: "kfwd-no-such-container"}, ContainerOptions{Host: client})
+	var ce *ContainerError
+	if !errors.As(err, &ce) || !ce.OnHost || (ce.Problem != ContainerNotFound && ce.Problem != RuntimeUnreachable) {
 		t.Errorf("missing container on the host: %v", err)
 	}
 }
 
-func sshdClient(t *testing.T, s *e2e.SSHD) *tunnel.Client {
+func sshdClient(t *testing.T, s *e2e.SSHD) *Client {
 	t.Helper()
 	key, err := os.ReadFile(s.ClientKey)
 	if err != nil {
@@ -245,7 +244,7 @@ func sshdClient(t *testing.T, s *e2e.SSHD) *tunnel.Client {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := tunnel.NewClient(sc)
+	c := NewClient(sc)
 	t.Cleanup(func() { c.Close() })
 	return c
 }
@@ -258,14 +257,14 @@ func TestPodmanContainerWatch(t *testing.T) {
 	c := podmanContainer(t, e2e.ImageBusybox)
 	env := e2e.Setup(t, e2e.SSHDOptions{MountCgroups: true})
 	client := sshdClient(t, env.SSHD)
-	for _, host := range []*tunnel.Client{nil, client} {
-		ctr, err := tunnel.OpenContainer(context.Background(), tunnel.ContainerSpec{Runtime: tunnel.Podman, Name: c.Name}, tunnel.ContainerOptions{Host: host})
+	for _, host := range []*Client{nil, client} {
+		ctr, err := OpenContainer(context.Background(), ContainerSpec{Runtime: Podman, Name: c.Name}, ContainerOptions{Host: host})
 		if err != nil {
 			t.Fatal(err)
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		var out testutil.SyncBuffer
-		login, w, err := tunnel.StartWatchedLogin(ctx, ctr, []string{"httpd", "-f", "-p", "127.0.0.1:5601", "-h", "/etc"}, tunnel.SessionOptions{Stdout: &out, Stderr: &out}, tunnel.WatchOptions{})
+		login, w, err := StartWatchedLogin(ctx, ctr, []string{"httpd", "-f", "-p", "127.0.0.1:5601", "-h", "/etc"}, SessionOptions{Stdout: &out, Stderr: &out}, WatchOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -273,11 +272,11 @@ func TestPodmanContainerWatch(t *testing.T) {
 		found := false
 		for r := range w.Reports() {
 			seen = append(seen, r.String())
-			if r.Kind == tunnel.ListenAppeared && r.Port == 5601 {
+			if r.Kind == ListenAppeared && r.Port == 5601 {
 				found = true
 				break
 			}
-			if r.Kind == tunnel.WatchUnavailable || r.Kind == tunnel.WatchEnded {
+			if r.Kind == WatchUnavailable || r.Kind == WatchEnded {
 				break
 			}
 		}
@@ -303,7 +302,7 @@ func TestPodmanContainerWatch(t *testing.T) {
 func BenchmarkContainerNoRelay(b *testing.B) {
 	tools := e2e.BuildTools(b)
 	c := e2e.RunContainer(b, e2e.ContainerImage(b, tools, e2e.ImageNoRelay))
-	ctr, err := tunnel.OpenContainer(context.Background(), tunnel.ContainerSpec{Runtime: tunnel.Podman, Name: c.Name}, tunnel.ContainerOptions{})
+	ctr, err := OpenContainer(context.Background(), ContainerSpec{Runtime: Podman, Name: c.Name}, ContainerOptions{})
 	if err != nil {
 		b.Fatal(err)
 	}

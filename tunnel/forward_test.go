@@ -1,4 +1,4 @@
-package tunnel_test
+package tunnel
 
 import (
 	"bufio"
@@ -18,12 +18,11 @@ import (
 	"time"
 
 	"github.com/kfwd/kfwd/internal/minisshd"
-	"github.com/kfwd/kfwd/tunnel"
 	"golang.org/x/crypto/ssh"
 )
 
-// fwdClient starts minisshd with opts and returns a tunnel.Client connected to it.
-func fwdClient(t *testing.T, opts minisshd.Options) (*tunnel.Client, *minisshd.Server) {
+// fwdClient starts minisshd with opts and returns a Client connected to it.
+func fwdClient(t *testing.T, opts minisshd.Options) (*Client, *minisshd.Server) {
 	t.Helper()
 	srv := minisshd.Start(t, opts)
 	_, priv, _ := ed25519.GenerateKey(rand.Reader)
@@ -40,7 +39,7 @@ func fwdClient(t *testing.T, opts minisshd.Options) (*tunnel.Client, *minisshd.S
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := tunnel.NewClient(sc)
+	c := NewClient(sc)
 	t.Cleanup(func() { c.Close() })
 	return c, srv
 }
@@ -183,8 +182,8 @@ func TestForwardDialsLazily(t *testing.T) {
 	go fwdEcho(ln, &accepts)
 
 	var mu sync.Mutex
-	var kinds []tunnel.ForwardEventKind
-	f, err := c.ForwardWith(context.Background(), tunnel.ForwardOptions{Port: port, OnEvent: func(e tunnel.ForwardEvent) {
+	var kinds []ForwardEventKind
+	f, err := c.ForwardWith(context.Background(), ForwardOptions{Port: port, OnEvent: func(e ForwardEvent) {
 		mu.Lock()
 		kinds = append(kinds, e.Kind)
 		mu.Unlock()
@@ -267,7 +266,7 @@ func TestForwardPortInUseNamesOwner(t *testing.T) {
 	defer busy.Close()
 	port := busy.Addr().(*net.TCPAddr).Port
 	_, err = c.Forward(context.Background(), port, nil)
-	var pe *tunnel.PortInUseError
+	var pe *PortInUseError
 	if !errors.As(err, &pe) {
 		t.Fatalf("got %v, want *PortInUseError", err)
 	}
@@ -301,8 +300,8 @@ func TestForwardIPv6BusyFails(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer busy6.Close()
-	_, err = c.ForwardWith(context.Background(), tunnel.ForwardOptions{Port: port})
-	var pe *tunnel.PortInUseError
+	_, err = c.ForwardWith(context.Background(), ForwardOptions{Port: port})
+	var pe *PortInUseError
 	if !errors.As(err, &pe) {
 		t.Fatalf("got %v, want *PortInUseError", err)
 	}
@@ -323,7 +322,7 @@ func TestForwardIPv6BusyFails(t *testing.T) {
 // Port 0 picks a port free on both families.
 func TestForwardPortZeroFreeOnBoth(t *testing.T) {
 	c, _ := fwdClient(t, minisshd.Options{Dial: minisshd.NewMemNet().Dial})
-	f, err := c.ForwardWith(context.Background(), tunnel.ForwardOptions{})
+	f, err := c.ForwardWith(context.Background(), ForwardOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -419,8 +418,8 @@ func TestForwardStopsWithContext(t *testing.T) {
 
 func TestForwardDialFailureClosesBrowserConnection(t *testing.T) {
 	c, _ := fwdClient(t, minisshd.Options{Dial: minisshd.NewMemNet().Dial})
-	events := make(chan tunnel.ForwardEvent, 10)
-	f, err := c.ForwardWith(context.Background(), tunnel.ForwardOptions{Port: fwdFreePort(t), OnEvent: func(e tunnel.ForwardEvent) { events <- e }})
+	events := make(chan ForwardEvent, 10)
+	f, err := c.ForwardWith(context.Background(), ForwardOptions{Port: fwdFreePort(t), OnEvent: func(e ForwardEvent) { events <- e }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -431,10 +430,10 @@ func TestForwardDialFailureClosesBrowserConnection(t *testing.T) {
 	for {
 		select {
 		case e := <-events:
-			if e.Kind != tunnel.ForwardDialFailed {
+			if e.Kind != ForwardDialFailed {
 				continue
 			}
-			if !tunnel.IsRefused(e.Err) || e.Port != f.Port() {
+			if !IsRefused(e.Err) || e.Port != f.Port() {
 				t.Errorf("dial failure event %+v, want a refused connect", e)
 			}
 			if st := f.Stats(); st.DialFailed != 1 || st.Opened != 0 {
@@ -513,7 +512,7 @@ func TestForwardFirstByteWaitServerSpeaksFirst(t *testing.T) {
 				t.Cleanup(func() { conn.Close() })
 			}
 		}()
-		f, err := c.ForwardWith(context.Background(), tunnel.ForwardOptions{Port: port, FirstByteWait: tc.wait})
+		f, err := c.ForwardWith(context.Background(), ForwardOptions{Port: port, FirstByteWait: tc.wait})
 		if err != nil {
 			t.Fatal(err)
 		}

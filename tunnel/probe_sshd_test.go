@@ -1,4 +1,4 @@
-package tunnel_test
+package tunnel
 
 import (
 	"context"
@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kfwd/kfwd/tunnel"
 	"golang.org/x/crypto/ssh"
 )
 
@@ -61,10 +60,10 @@ func TestRealSSHDProhibitedAndRelay(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := tunnel.NewClient(sc)
+	c := NewClient(sc)
 	defer c.Close()
 	st, err := c.ProbeForwarding(context.Background())
-	if st != tunnel.ForwardProhibited {
+	if st != ForwardProhibited {
 		t.Fatalf("probe: %v, %v", st, err)
 	}
 	r, err := c.FindRelay(context.Background())
@@ -74,14 +73,14 @@ func TestRealSSHDProhibitedAndRelay(t *testing.T) {
 	target := relayTarget(t, "line")
 	for _, kind := range r.Available {
 		rk, _ := r.With(kind)
-		f, err := c.ForwardWith(context.Background(), tunnel.ForwardOptions{Dial: func(ctx context.Context) (net.Conn, error) { return rk.Dial(ctx, target) }})
+		f, err := c.ForwardWith(context.Background(), ForwardOptions{Dial: func(ctx context.Context) (net.Conn, error) { return rk.Dial(ctx, target) }})
 		if err != nil {
 			t.Fatal(err)
 		}
 		conn, _ := net.Dial("tcp", f.Addrs()[0].String())
 		io.WriteString(conn, "real\n")
 		start := time.Now()
-		if kind == tunnel.RelayNC {
+		if kind == RelayNC {
 			conn.(*net.TCPConn).CloseWrite()
 		}
 		got := readAllTimeout(t, conn)

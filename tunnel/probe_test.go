@@ -1,4 +1,4 @@
-package tunnel_test
+package tunnel
 
 import (
 	"context"
@@ -10,18 +10,17 @@ import (
 	"testing"
 
 	"github.com/kfwd/kfwd/internal/minisshd"
-	"github.com/kfwd/kfwd/tunnel"
 )
 
 func TestProbeForwarding(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		opts minisshd.Options
-		want tunnel.ForwardStatus
+		want ForwardStatus
 	}{
-		{"memnet", minisshd.Options{Dial: minisshd.NewMemNet().Dial}, tunnel.ForwardAllowed},
-		{"connect-failed", minisshd.Options{}, tunnel.ForwardAllowed},
-		{"prohibited", minisshd.Options{ForwardingProhibited: true}, tunnel.ForwardProhibited},
+		{"memnet", minisshd.Options{Dial: minisshd.NewMemNet().Dial}, ForwardAllowed},
+		{"connect-failed", minisshd.Options{}, ForwardAllowed},
+		{"prohibited", minisshd.Options{ForwardingProhibited: true}, ForwardProhibited},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c, _ := fwdClient(t, tc.opts)
@@ -39,7 +38,7 @@ func TestProbeForwardingConnectionLost(t *testing.T) {
 	srv.DropConns()
 	c.SSH().Wait()
 	got, err := c.ProbeForwarding(context.Background())
-	if err == nil || got != tunnel.ForwardUnknown {
+	if err == nil || got != ForwardUnknown {
 		t.Fatalf("got %v, %v; want unknown and an error", got, err)
 	}
 }
@@ -47,7 +46,7 @@ func TestProbeForwardingConnectionLost(t *testing.T) {
 func TestDialRemoteProhibited(t *testing.T) {
 	c, _ := fwdClient(t, minisshd.Options{ForwardingProhibited: true})
 	_, err := c.DialRemote(context.Background(), 8080)
-	if !errors.Is(err, tunnel.ErrProhibited) || !tunnel.IsProhibited(err) {
+	if !errors.Is(err, ErrProhibited) || !IsProhibited(err) {
 		t.Fatalf("got %v, want ErrProhibited", err)
 	}
 }
@@ -95,7 +94,7 @@ func TestDialRemoteFallsBackToIPv6Loopback(t *testing.T) {
 
 	// Neither answers: the error is the refusal, not a prohibition.
 	_, err = c.DialRemote(context.Background(), p+1)
-	if !tunnel.IsRefused(err) || tunnel.IsProhibited(err) {
+	if !IsRefused(err) || IsProhibited(err) {
 		t.Errorf("got %v, want a refused connect", err)
 	}
 }

@@ -1,4 +1,4 @@
-package tunnel_test
+package tunnel
 
 import (
 	"context"
@@ -13,12 +13,11 @@ import (
 	"time"
 
 	"github.com/kfwd/kfwd/internal/minisshd"
-	"github.com/kfwd/kfwd/tunnel"
 	"golang.org/x/crypto/ssh"
 )
 
 func TestBackoffDelay(t *testing.T) {
-	b := tunnel.DefaultBackoff
+	b := DefaultBackoff
 	want := []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second, 16 * time.Second, 30 * time.Second, 30 * time.Second}
 	for i, w := range want {
 		if got := b.Delay(i + 1); got != w {
@@ -30,14 +29,14 @@ func TestBackoffDelay(t *testing.T) {
 	}
 }
 
-// sshDialer dials srv with a fresh key, as tunnel.Dial would with a resolved host.
-func sshDialer(t *testing.T, srv *minisshd.Server) func(context.Context) (*tunnel.Client, error) {
+// sshDialer dials srv with a fresh key, as Dial would with a resolved host.
+func sshDialer(t *testing.T, srv *minisshd.Server) func(context.Context) (*Client, error) {
 	_, priv, _ := ed25519.GenerateKey(rand.Reader)
 	signer, err := ssh.NewSignerFromKey(priv)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return func(context.Context) (*tunnel.Client, error) {
+	return func(context.Context) (*Client, error) {
 		sc, err := ssh.Dial("tcp", srv.Addr, &ssh.ClientConfig{
 			User:            "u",
 			HostKeyCallback: ssh.FixedHostKey(srv.HostKey.PublicKey()),
@@ -47,7 +46,7 @@ func sshDialer(t *testing.T, srv *minisshd.Server) func(context.Context) (*tunne
 		if err != nil {
 			return nil, err
 		}
-		return tunnel.NewClient(sc), nil
+		return NewClient(sc), nil
 	}
 }
 
@@ -60,7 +59,7 @@ func TestReconnectingForwardSurvivesDrop(t *testing.T) {
 	}})
 	remote := helloServer(t)
 	var mu sync.Mutex
-	var kinds []tunnel.ReconnectEventKind
+	var kinds []ReconnectEventKind
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	dial := sshDialer(t, srv)
@@ -68,16 +67,16 @@ func TestReconnectingForwardSurvivesDrop(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := tunnel.NewReconnecting(ctx, c, tunnel.ReconnectOptions{
+	r := NewReconnecting(ctx, c, ReconnectOptions{
 		Dial:    dial,
-		Backoff: tunnel.Backoff{Min: 10 * time.Millisecond, Max: 50 * time.Millisecond, Healthy: time.Hour},
-		OnEvent: func(ev tunnel.ReconnectEvent) {
+		Backoff: Backoff{Min: 10 * time.Millisecond, Max: 50 * time.Millisecond, Healthy: time.Hour},
+		OnEvent: func(ev ReconnectEvent) {
 			mu.Lock()
 			kinds = append(kinds, ev.Kind)
 			mu.Unlock()
 		},
 	})
-	fw, err := r.Forward(ctx, tunnel.ForwardOptions{Port: 0}, remote)
+	fw, err := r.Forward(ctx, ForwardOptions{Port: 0}, remote)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,7 +109,7 @@ func TestReconnectingForwardSurvivesDrop(t *testing.T) {
 	r.Close()
 	mu.Lock()
 	defer mu.Unlock()
-	if len(kinds) < 2 || kinds[0] != tunnel.ReconnectWaiting || kinds[len(kinds)-1] != tunnel.Reconnected {
+	if len(kinds) < 2 || kinds[0] != ReconnectWaiting || kinds[len(kinds)-1] != Reconnected {
 		t.Errorf("events %v, want waiting ... reconnected", kinds)
 	}
 }
@@ -123,11 +122,11 @@ func TestForwardsAddsEachPortOnce(t *testing.T) {
 		return net.Dial("tcp", net.JoinHostPort(host, strconv.Itoa(port)))
 	}})
 	ctx := context.Background()
-	f := tunnel.NewForwards(ctx, c)
+	f := NewForwards(ctx, c)
 	defer f.Close()
 	port := fwdFreePort(t)
 	kind, added, err := f.Add(ctx, port)
-	if err != nil || !added || kind != tunnel.RouteDirect {
+	if err != nil || !added || kind != RouteDirect {
 		t.Fatalf("first Add = %q, %v, %v", kind, added, err)
 	}
 	if _, added, err := f.Add(ctx, port); err != nil || added {
@@ -141,9 +140,9 @@ func TestForwardsAddsEachPortOnce(t *testing.T) {
 	}
 
 	c2, _ := fwdClient(t, minisshd.Options{ForwardingProhibited: true, Exec: func(*minisshd.Session) int { return 0 }})
-	f2 := tunnel.NewForwards(ctx, c2)
+	f2 := NewForwards(ctx, c2)
 	defer f2.Close()
-	var nr *tunnel.NoRouteError
+	var nr *NoRouteError
 	if _, _, err := f2.Add(ctx, fwdFreePort(t)); !errors.As(err, &nr) {
 		t.Fatalf("Add without route = %v, want a NoRouteError", err)
 	}

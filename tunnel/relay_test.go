@@ -1,4 +1,4 @@
-package tunnel_test
+package tunnel
 
 import (
 	"bufio"
@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/kfwd/kfwd/internal/minisshd"
-	"github.com/kfwd/kfwd/tunnel"
 )
 
 // relayTarget is a real TCP server on this machine's loopback, which minisshd's
@@ -50,7 +49,7 @@ func relayTarget(t *testing.T, mode string) int {
 	return ln.Addr().(*net.TCPAddr).Port
 }
 
-func findRelay(t *testing.T) (tunnel.Relay, *tunnel.Client) {
+func probedRelay(t *testing.T) (Relay, *Client) {
 	t.Helper()
 	c, _ := fwdClient(t, minisshd.Options{ForwardingProhibited: true})
 	r, err := c.FindRelay(context.Background())
@@ -66,8 +65,8 @@ func TestFindRelayListsLocalPrograms(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var want []tunnel.RelayKind
-	for _, k := range tunnel.RelayKinds {
+	var want []RelayKind
+	for _, k := range RelayKinds {
 		if _, err := exec.LookPath(string(k)); err == nil {
 			want = append(want, k)
 		}
@@ -86,9 +85,9 @@ func TestFindRelayListsLocalPrograms(t *testing.T) {
 func TestFindRelayNone(t *testing.T) {
 	c, _ := fwdClient(t, minisshd.Options{Exec: func(*minisshd.Session) int { return 0 }})
 	_, err := c.FindRelay(context.Background())
-	var ne *tunnel.NoRelayError
-	if !errors.Is(err, tunnel.ErrNoRelay) || !errors.As(err, &ne) || len(ne.Probed) != len(tunnel.RelayKinds) {
-		t.Fatalf("got %v, want ErrNoRelay listing %v", err, tunnel.RelayKinds)
+	var ne *NoRelayError
+	if !errors.Is(err, ErrNoRelay) || !errors.As(err, &ne) || len(ne.Probed) != len(RelayKinds) {
+		t.Fatalf("got %v, want ErrNoRelay listing %v", err, RelayKinds)
 	}
 	if !strings.Contains(err.Error(), "python3, bash, socat, nc") {
 		t.Errorf("message %q does not name the programs", err)
@@ -96,8 +95,8 @@ func TestFindRelayNone(t *testing.T) {
 }
 
 func TestRelayKinds(t *testing.T) {
-	base, _ := findRelay(t)
-	for _, kind := range tunnel.RelayKinds {
+	base, _ := probedRelay(t)
+	for _, kind := range RelayKinds {
 		t.Run(string(kind), func(t *testing.T) {
 			r, err := base.With(kind)
 			if err != nil {
@@ -130,7 +129,7 @@ func TestRelayKinds(t *testing.T) {
 				t.Errorf("refused connect: got %v, want an error naming the relay", err)
 			}
 
-			if kind == tunnel.RelayBash {
+			if kind == RelayBash {
 				return // bash cannot half-close a /dev/tcp socket
 			}
 			// The client's half-close reaches the server, which answers after it.
@@ -152,12 +151,12 @@ func TestRelayKinds(t *testing.T) {
 
 // The relay plugs into Forward as its dial function.
 func TestRelayBehindForward(t *testing.T) {
-	base, c := findRelay(t)
+	base, c := probedRelay(t)
 	port := relayTarget(t, "line")
 	for _, kind := range base.Available {
 		t.Log(kind)
 		r, _ := base.With(kind)
-		f, err := c.ForwardWith(context.Background(), tunnel.ForwardOptions{
+		f, err := c.ForwardWith(context.Background(), ForwardOptions{
 			Dial: func(ctx context.Context) (net.Conn, error) { return r.Dial(ctx, port) },
 		})
 		if err != nil {
@@ -170,7 +169,7 @@ func TestRelayBehindForward(t *testing.T) {
 		io.WriteString(conn, "GET /cb\n")
 		// A browser does not half-close; the server's close must come back.
 		// (nc reports it only once the browser closes, so give it one.)
-		if kind == tunnel.RelayNC {
+		if kind == RelayNC {
 			conn.(*net.TCPConn).CloseWrite()
 		}
 		if got := readAllTimeout(t, conn); got != "echo:GET /cb\n" {

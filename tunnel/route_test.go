@@ -1,4 +1,4 @@
-package tunnel_test
+package tunnel
 
 import (
 	"context"
@@ -11,7 +11,6 @@ import (
 	"testing"
 
 	"github.com/kfwd/kfwd/internal/minisshd"
-	"github.com/kfwd/kfwd/tunnel"
 )
 
 // helloServer listens on local loopback and greets each connection.
@@ -54,7 +53,7 @@ func TestRoute(t *testing.T) {
 				t.Fatal(err)
 			}
 			if kind := r.Kind(); (kind == "direct-tcpip") != tc.direct ||
-				!tc.direct && !slices.Contains(tunnel.RelayKinds, tunnel.RelayKind(kind)) {
+				!tc.direct && !slices.Contains(RelayKinds, RelayKind(kind)) {
 				t.Fatalf("Kind() = %q", kind)
 			}
 			conn, err := r.Dial(context.Background(), helloServer(t))
@@ -71,8 +70,8 @@ func TestRoute(t *testing.T) {
 	t.Run("no-relay", func(t *testing.T) {
 		c, _ := fwdClient(t, minisshd.Options{ForwardingProhibited: true, Exec: func(*minisshd.Session) int { return 0 }})
 		r, err := c.Route(context.Background())
-		var nr *tunnel.NoRouteError
-		if r != nil || !errors.As(err, &nr) || !errors.Is(err, tunnel.ErrNoRelay) ||
+		var nr *NoRouteError
+		if r != nil || !errors.As(err, &nr) || !errors.Is(err, ErrNoRelay) ||
 			!strings.Contains(err.Error(), "administratively prohibited") {
 			t.Fatalf("got %v, %v; want a NoRouteError for ErrNoRelay", r, err)
 		}

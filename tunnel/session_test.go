@@ -1,4 +1,4 @@
-package tunnel_test
+package tunnel
 
 import (
 	"context"
@@ -10,10 +10,9 @@ import (
 
 	"github.com/kfwd/kfwd/internal/minisshd"
 	"github.com/kfwd/kfwd/internal/testutil"
-	"github.com/kfwd/kfwd/tunnel"
 )
 
-func waitSession(t *testing.T, s *tunnel.Session) (int, error) {
+func waitSession(t *testing.T, s *Session) (int, error) {
 	t.Helper()
 	select {
 	case <-s.Done():
@@ -35,7 +34,7 @@ func TestSessionExitStatus(t *testing.T) {
 		{"no-such-command-kfwd 2>/dev/null", "", 127},
 	} {
 		var out testutil.SyncBuffer
-		s, err := c.Start(context.Background(), tunnel.SessionOptions{Command: tc.cmd, Stdout: &out})
+		s, err := c.Start(context.Background(), SessionOptions{Command: tc.cmd, Stdout: &out})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -52,7 +51,7 @@ func TestSessionExitStatus(t *testing.T) {
 func TestSessionStdinStreamAndEOF(t *testing.T) {
 	c, _ := fwdClient(t, minisshd.Options{})
 	var out, errOut testutil.SyncBuffer
-	s, err := c.Start(context.Background(), tunnel.SessionOptions{
+	s, err := c.Start(context.Background(), SessionOptions{
 		Command: "cat; echo done >&2",
 		Stdin:   strings.NewReader("line one\nline two"),
 		Stdout:  &out,
@@ -74,7 +73,7 @@ func TestSessionStdinStreamAndEOF(t *testing.T) {
 func TestSessionEnv(t *testing.T) {
 	c, _ := fwdClient(t, minisshd.Options{})
 	var out testutil.SyncBuffer
-	s, err := c.Start(context.Background(), tunnel.SessionOptions{
+	s, err := c.Start(context.Background(), SessionOptions{
 		Command: `echo "$KFWD_A-$KFWD_B"`,
 		Env:     map[string]string{"KFWD_A": "1", "KFWD_B": "two"},
 		Stdout:  &out,
@@ -90,7 +89,7 @@ func TestSessionEnv(t *testing.T) {
 func TestSessionPTYTermSizeAndResize(t *testing.T) {
 	c, _ := fwdClient(t, minisshd.Options{})
 	var out testutil.SyncBuffer
-	s, err := c.Start(context.Background(), tunnel.SessionOptions{
+	s, err := c.Start(context.Background(), SessionOptions{
 		Command: `trap 'echo "resized $(stty size)"; exit 0' WINCH; echo "term=$TERM size=$(stty size)"; while :; do sleep 0.05; done`,
 		PTY:     true,
 		Term:    "xterm-kfwd",
@@ -121,7 +120,7 @@ func TestSessionPTYTermSizeAndResize(t *testing.T) {
 func TestSessionSignalInterrupt(t *testing.T) {
 	for _, pty := range []bool{false, true} {
 		c, _ := fwdClient(t, minisshd.Options{})
-		s, err := c.Start(context.Background(), tunnel.SessionOptions{Command: "exec sleep 30", PTY: pty})
+		s, err := c.Start(context.Background(), SessionOptions{Command: "exec sleep 30", PTY: pty})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -139,7 +138,7 @@ func TestSessionSignalInterrupt(t *testing.T) {
 
 func TestSessionSignalUnsupported(t *testing.T) {
 	c, _ := fwdClient(t, minisshd.Options{})
-	s, err := c.Start(context.Background(), tunnel.SessionOptions{Command: "true"})
+	s, err := c.Start(context.Background(), SessionOptions{Command: "true"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,7 +152,7 @@ func TestSessionSignalUnsupported(t *testing.T) {
 // up the command, and Wait returns at once.
 func TestSessionCloseEndsCommand(t *testing.T) {
 	c, _ := fwdClient(t, minisshd.Options{})
-	s, err := c.Start(context.Background(), tunnel.SessionOptions{Command: "sleep 30", PTY: true})
+	s, err := c.Start(context.Background(), SessionOptions{Command: "sleep 30", PTY: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -169,7 +168,7 @@ func TestSessionCloseEndsCommand(t *testing.T) {
 func TestSessionContextCancelCloses(t *testing.T) {
 	c, _ := fwdClient(t, minisshd.Options{})
 	ctx, cancel := context.WithCancel(context.Background())
-	s, err := c.Start(ctx, tunnel.SessionOptions{Command: "sleep 30"})
+	s, err := c.Start(ctx, SessionOptions{Command: "sleep 30"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -179,7 +178,7 @@ func TestSessionContextCancelCloses(t *testing.T) {
 
 func TestSessionConnectionLost(t *testing.T) {
 	c, srv := fwdClient(t, minisshd.Options{})
-	s, err := c.Start(context.Background(), tunnel.SessionOptions{Command: "sleep 30"})
+	s, err := c.Start(context.Background(), SessionOptions{Command: "sleep 30"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -196,7 +195,7 @@ func TestSessionWaitDoesNotWaitForStdin(t *testing.T) {
 	c, _ := fwdClient(t, minisshd.Options{})
 	pr, pw := io.Pipe()
 	defer pw.Close()
-	s, err := c.Start(context.Background(), tunnel.SessionOptions{Command: "exit 4", Stdin: pr})
+	s, err := c.Start(context.Background(), SessionOptions{Command: "exit 4", Stdin: pr})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -211,7 +210,7 @@ func TestSessionWaitDoesNotWaitForStdin(t *testing.T) {
 func TestStartLoginStop(t *testing.T) {
 	c, _ := fwdClient(t, minisshd.Options{})
 	var out testutil.SyncBuffer
-	l, err := c.StartLogin(context.Background(), []string{"sh", "-c", "echo started; sleep 60"}, tunnel.SessionOptions{Stdout: &out, Stderr: &out})
+	l, err := c.StartLogin(context.Background(), []string{"sh", "-c", "echo started; sleep 60"}, SessionOptions{Stdout: &out, Stderr: &out})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package tunnel_test
+package tunnel
 
 import (
 	"bufio"
@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/kfwd/kfwd/internal/minisshd"
-	"github.com/kfwd/kfwd/tunnel"
 )
 
 // watchHelper is the "login" of the watch tests (the test binary run with
@@ -54,8 +53,8 @@ func watchHelper() {
 type watchedLogin struct {
 	t     *testing.T
 	id    string
-	watch *tunnel.Watch
-	login *tunnel.Login
+	watch *Watch
+	login *Login
 	in    io.WriteCloser
 	out   *bufio.Scanner
 }
@@ -63,7 +62,7 @@ type watchedLogin struct {
 // startWatchedLogin starts the watch and the login at the same time, as kfwd
 // login does. prefix runs the helper (e.g. "env -i"); the helper gets
 // KFWD_WATCH_HELPER=1 either way.
-func startWatchedLogin(t *testing.T, c *tunnel.Client, method string, prefix ...string) *watchedLogin {
+func startWatchedLogin(t *testing.T, c *Client, method string, prefix ...string) *watchedLogin {
 	t.Helper()
 	exe, err := os.Executable()
 	if err != nil {
@@ -75,8 +74,8 @@ func startWatchedLogin(t *testing.T, c *tunnel.Client, method string, prefix ...
 	inR, inW := io.Pipe()
 	outR, outW := io.Pipe()
 	argv := append(append([]string{}, prefix...), "env", "KFWD_WATCH_HELPER=1", exe)
-	login, watch, err := tunnel.StartWatchedLogin(ctx, c, argv, tunnel.SessionOptions{Stdin: inR, Stdout: outW, Stderr: os.Stderr},
-		tunnel.WatchOptions{Method: method, Interval: 20 * time.Millisecond})
+	login, watch, err := StartWatchedLogin(ctx, c, argv, SessionOptions{Stdin: inR, Stdout: outW, Stderr: os.Stderr},
+		WatchOptions{Method: method, Interval: 20 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,7 +107,7 @@ func (w *watchedLogin) listen(addr string) int {
 }
 
 // next returns the next report, failing after 10 s.
-func (w *watchedLogin) next() tunnel.WatchReport {
+func (w *watchedLogin) next() WatchReport {
 	w.t.Helper()
 	select {
 	case r, ok := <-w.watch.Reports():
@@ -159,7 +158,7 @@ func assertNothingLeft(t *testing.T, id string) {
 // exerciseWatch is the scenario every shell and method must pass: the login
 // listens on 127.0.0.1 and ::1, a process outside the login listens too, one
 // socket closes, and when the login exits the watch ends with nothing left.
-func exerciseWatch(t *testing.T, c *tunnel.Client, method string, prefix ...string) {
+func exerciseWatch(t *testing.T, c *Client, method string, prefix ...string) {
 	// A listener outside the login's process tree: never reported.
 	foreign, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -190,7 +189,7 @@ func exerciseWatch(t *testing.T, c *tunnel.Client, method string, prefix ...stri
 		if r.String() == gone {
 			r = w.next()
 		}
-		if r.Kind != tunnel.WatchEnded {
+		if r.Kind != WatchEnded {
 			t.Fatalf("report %v, want %q (maybe after %q)", r, "ended", gone)
 		}
 	} else {
@@ -241,7 +240,7 @@ func TestWatchClosedEarly(t *testing.T) {
 // busyboxServer is minisshd running every command with BusyBox sh and a
 // PATH that holds nothing but BusyBox's applets, so the scripts use BusyBox's
 // awk, grep, ls, ps and sleep.
-func busyboxServer(t *testing.T) *tunnel.Client {
+func busyboxServer(t *testing.T) *Client {
 	t.Helper()
 	bb, err := exec.LookPath("busybox")
 	if err != nil {
@@ -261,7 +260,7 @@ func busyboxServer(t *testing.T) *tunnel.Client {
 // shellServer is minisshd running every command with shell (which also
 // replaces the /bin/sh of the login's wrapper and of the watch) and a PATH
 // that holds only tools, name to program.
-func shellServer(t *testing.T, shell string, tools map[string]string) *tunnel.Client {
+func shellServer(t *testing.T, shell string, tools map[string]string) *Client {
 	t.Helper()
 	dir := t.TempDir()
 	for name, prog := range tools {
@@ -309,13 +308,13 @@ func TestWatchUnavailable(t *testing.T) {
 	c := shellServer(t, "/bin/sh", tools)
 	w := startWatchedLogin(t, c, "")
 	r := w.next()
-	if r.Kind != tunnel.WatchUnavailable || !strings.Contains(r.Reason, "awk not found") {
+	if r.Kind != WatchUnavailable || !strings.Contains(r.Reason, "awk not found") {
 		t.Fatalf("report %v, want unavailable: awk not found", r)
 	}
 	if _, ok := <-w.watch.Reports(); ok {
 		t.Error("reports went on after unavailable")
 	}
-	if _, err := tunnel.CheckWatch(context.Background(), c); err == nil || !strings.Contains(err.Error(), "awk not found") {
+	if _, err := CheckWatch(context.Background(), c); err == nil || !strings.Contains(err.Error(), "awk not found") {
 		t.Errorf("CheckWatch = %v, want awk not found", err)
 	}
 	assertNothingLeft(t, w.id)
@@ -323,7 +322,7 @@ func TestWatchUnavailable(t *testing.T) {
 
 func TestCheckWatch(t *testing.T) {
 	c, _ := fwdClient(t, minisshd.Options{})
-	if m, err := tunnel.CheckWatch(context.Background(), c); err != nil || m != "proc" {
+	if m, err := CheckWatch(context.Background(), c); err != nil || m != "proc" {
 		t.Errorf("CheckWatch = %q, %v; want proc", m, err)
 	}
 }
@@ -345,7 +344,7 @@ func TestWatchKilled(t *testing.T) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	if r := w.next(); r.Kind != tunnel.WatchUnavailable || !strings.Contains(r.Reason, "the watch ended") {
+	if r := w.next(); r.Kind != WatchUnavailable || !strings.Contains(r.Reason, "the watch ended") {
 		t.Fatalf("report %v, want unavailable: the watch ended", r)
 	}
 }
@@ -355,13 +354,13 @@ func TestWatchKilled(t *testing.T) {
 // where no EOF would come.
 func TestWatchLoginNeverFound(t *testing.T) {
 	c, _ := fwdClient(t, minisshd.Options{})
-	w := tunnel.StartWatch(context.Background(), c, tunnel.WatchOptions{Session: "nosuchlogin1", Interval: 10 * time.Millisecond, FindLogin: 300 * time.Millisecond})
+	w := StartWatch(context.Background(), c, WatchOptions{Session: "nosuchlogin1", Interval: 10 * time.Millisecond, FindLogin: 300 * time.Millisecond})
 	defer w.Close()
-	var last tunnel.WatchReport
+	var last WatchReport
 	for r := range w.Reports() {
 		last = r
 	}
-	if last.Kind != tunnel.WatchUnavailable || !strings.Contains(last.Reason, "not found") {
+	if last.Kind != WatchUnavailable || !strings.Contains(last.Reason, "not found") {
 		t.Errorf("last report %v, want unavailable: not found", last)
 	}
 	assertNothingLeft(t, "nosuchlogin1")
