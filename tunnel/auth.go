@@ -610,25 +610,25 @@ func (a *authenticator) failure() *AuthError {
 	return &AuthError{User: a.user, Host: a.host.HostName, Methods: a.methods, Offered: a.offered, KeyErrors: a.keyErrors}
 }
 
-// AskpassPrompter asks through an askpass program (SSH_ASKPASS): the prompt is
+// askpassPrompter asks through an askpass program (SSH_ASKPASS): the prompt is
 // its argument and its standard output, without the trailing newline, the answer.
-type AskpassPrompter struct {
+type askpassPrompter struct {
 	Program string
 }
 
 // Secret runs the askpass program.
-func (p AskpassPrompter) Secret(prompt string) ([]byte, error) {
+func (p askpassPrompter) Secret(prompt string) ([]byte, error) {
 	return p.run(prompt)
 }
 
 // Ask runs the askpass program for a question answered in text (yes, no or a
 // fingerprint), as ssh does for host key confirmation.
-func (p AskpassPrompter) Ask(prompt string) (string, error) {
+func (p askpassPrompter) Ask(prompt string) (string, error) {
 	out, err := p.run(prompt)
 	return string(out), err
 }
 
-func (p AskpassPrompter) run(prompt string) ([]byte, error) {
+func (p askpassPrompter) run(prompt string) ([]byte, error) {
 	out, err := exec.Command(p.Program, prompt).Output()
 	if err != nil {
 		clear(out)
@@ -658,7 +658,7 @@ func ChoosePrompter(term Prompter, getenv func(string) string) Prompter {
 		useAskpass = term == nil && display
 	}
 	if useAskpass && program != "" {
-		return AskpassPrompter{Program: program}
+		return askpassPrompter{Program: program}
 	}
 	return term
 }

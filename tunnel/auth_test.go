@@ -345,7 +345,7 @@ func TestChoosePrompter(t *testing.T) {
 		{"force-no-program", term, map[string]string{"SSH_ASKPASS_REQUIRE": "force"}, false},
 	} {
 		got := ChoosePrompter(tc.term, func(k string) string { return tc.env[k] })
-		_, isAskpass := got.(AskpassPrompter)
+		_, isAskpass := got.(askpassPrompter)
 		if isAskpass != tc.askpass {
 			t.Errorf("%s: got %#v, askpass want %v", tc.name, got, tc.askpass)
 		}
@@ -360,7 +360,7 @@ func TestAskpassPrompter(t *testing.T) {
 	script := filepath.Join(dir, "askpass")
 	writeFile(t, script, "#!/bin/sh", `printf '%s\n' "$1" > "$(dirname "$0")/prompt"`, `echo "answer-${SSH_ASKPASS_PROMPT:-secret}"`)
 	os.Chmod(script, 0o755)
-	p := AskpassPrompter{Program: script}
+	p := askpassPrompter{Program: script}
 	got, err := p.Secret("Enter passphrase for key 'k': ")
 	if err != nil || string(got) != "answer-secret" {
 		t.Fatalf("Secret = %q, %v", got, err)
@@ -373,7 +373,7 @@ func TestAskpassPrompter(t *testing.T) {
 	if err != nil || ans != "answer-secret" {
 		t.Fatalf("Ask = %q, %v", ans, err)
 	}
-	if _, err := (AskpassPrompter{Program: filepath.Join(dir, "missing")}).Secret("x"); err == nil {
+	if _, err := (askpassPrompter{Program: filepath.Join(dir, "missing")}).Secret("x"); err == nil {
 		t.Fatal("missing askpass program did not fail")
 	}
 }

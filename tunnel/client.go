@@ -19,24 +19,21 @@ import (
 type Client struct {
 	conn *ssh.Client
 	info ConnInfo
-	logf func(string, ...any) // DialOptions.Logf; a no-op for NewClient
-	// redial is what Dial was called with (Host nil for NewClient).
-	redial DialOptions
+	logf func(string, ...any) // DialOptions.Logf; a no-op for newClient
+	// redial is what Dial was called with (Host nil for newClient).
+	dialed DialOptions
 
 	mu      sync.Mutex
 	closers []func() error
 	closed  bool
-	lost    error // why Keepalive gave the connection up
+	lostErr error // why Keepalive gave the connection up
 }
 
-// NewClient wraps an established connection. The closers run after the connection
+// newClient wraps an established connection. The closers run after the connection
 // is closed, in order; they tear down what the connection runs over.
-func NewClient(c *ssh.Client, closers ...func() error) *Client {
+func newClient(c *ssh.Client, closers ...func() error) *Client {
 	return &Client{conn: c, closers: closers, logf: func(string, ...any) {}}
 }
-
-// SSH returns the underlying x/crypto/ssh client.
-func (c *Client) SSH() *ssh.Client { return c.conn }
 
 // ConnInfo records how Dial reached the target host: the host key it accepted
 // and the credential that logged in. ProxyJump hops are not described.
@@ -45,8 +42,8 @@ type ConnInfo struct {
 	Auth    AuthInfo
 }
 
-// Info returns what Dial recorded about the target host; the zero ConnInfo for
-// a Client made with NewClient.
+// Info returns what Dial recorded about the target host (the zero ConnInfo
+// for a Client made with newClient, in tests).
 func (c *Client) Info() ConnInfo { return c.info }
 
 // Close closes the connection, then every hop and proxy process beneath it. It is
@@ -75,28 +72,28 @@ func ignoreClosed(err error) error {
 	return err
 }
 
-// Lost returns the error (wrapping ErrConnectionLost) with which Keepalive
+// lost returns the error (wrapping ErrConnectionLost) with which Keepalive
 // gave up the connection, or nil.
-func (c *Client) Lost() error {
+func (c *Client) lost() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.lost
+	return c.lostErr
 }
 
 func (c *Client) setLost(err error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.lost == nil {
-		c.lost = err
+	if c.lostErr == nil {
+		c.lostErr = err
 	}
 }
 
-// Redial connects again to the host this Client was dialed to, asking nobody
+// redial connects again to the host this Client was dialed to, asking nobody
 // anything (a host key or passphrase that needs a question fails), within the
 // host's ConnectTimeout (10 s when unset). It is for cleaning up after a lost
 // connection, such as stopping the remote login it ran.
-func (c *Client) Redial() (*Client, error) {
-	o := c.redial
+func (c *Client) redial() (*Client, error) {
+	o := c.dialed
 	if o.Host == nil {
 		return nil, errNoRedial
 	}
@@ -111,14 +108,14 @@ func (c *Client) Redial() (*Client, error) {
 }
 
 // LostConnection returns why the SSH connection under t was given up as lost
-// (see Client.Lost), or nil: for a Client, and for a Container on an SSH host.
+// (Keepalive's error), or nil: for a Client, and for a Container on an SSH host.
 func LostConnection(t Target) error {
 	switch t := t.(type) {
 	case *Client:
-		return t.Lost()
+		return t.lost()
 	case *Container:
 		if t.host != nil {
-			return t.host.Lost()
+			return t.host.lost()
 		}
 	}
 	return nil

@@ -354,10 +354,10 @@ func oneLine(s string) string {
 	return strings.Join(strings.Fields(s), " ")
 }
 
-// ExecArgv returns the runtime command that runs command (a sh command line)
+// execArgv returns the runtime command that runs command (a sh command line)
 // in the container: with -t when tty, -i always (stdin carries keystrokes or
 // a relay's bytes), env set inside.
-func (c *Container) ExecArgv(tty bool, env map[string]string, command string) []string {
+func (c *Container) execArgv(tty bool, env map[string]string, command string) []string {
 	s := c.Spec
 	var argv []string
 	names := slices.Sorted(maps.Keys(env))
@@ -409,7 +409,7 @@ func (c *Container) Start(ctx context.Context, o SessionOptions) (*Session, erro
 	if command == "" {
 		command = "exec sh"
 	}
-	argv := c.ExecArgv(o.PTY, env, command)
+	argv := c.execArgv(o.PTY, env, command)
 	c.logf("container: running %s", strings.Join(argv[:len(argv)-1], " "))
 	if c.host != nil {
 		o.Command, o.Env = shJoin(argv), nil
@@ -433,7 +433,7 @@ func (c *Container) Output(ctx context.Context, command string) (stdout, stderr 
 	}
 	defer s.Close()
 	select {
-	case <-s.Done():
+	case <-s.done():
 	case <-ctx.Done():
 	}
 	if ctx.Err() != nil {
@@ -493,12 +493,6 @@ func shJoin(argv []string) string {
 		q[i] = ShellQuote(a)
 	}
 	return strings.Join(q, " ")
-}
-
-// StartLogin starts argv in the container under kfwd's login wrapper (see
-// Client.StartLogin); its Stop runs the stop command in the container too.
-func (c *Container) StartLogin(ctx context.Context, argv []string, o SessionOptions) (*Login, error) {
-	return startLogin(ctx, c, newLoginID(), argv, o)
 }
 
 // lockedBuffer is a bytes.Buffer for stdout and stderr written at once.

@@ -39,7 +39,7 @@ func TestKubectlContainerCheck(t *testing.T) {
 			continue
 		}
 		if target == "kubectl://other/tools/web/app" {
-			got := strings.Join(c.ExecArgv(false, nil, "CMD"), " ")
+			got := strings.Join(c.execArgv(false, nil, "CMD"), " ")
 			if want := "kubectl --context other --namespace tools exec -i web -c app -- sh -c CMD"; got != want {
 				t.Errorf("exec: %s, want %s", got, want)
 			}

@@ -90,7 +90,7 @@ func exerciseContainer(t *testing.T, target Target, c *e2e.Container) {
 		t.Errorf("relay %s, want BusyBox's nc", route.Kind())
 	}
 	httpdInContainer(t, c, "5599")
-	conn, err := route.Dial(ctx, 5599)
+	conn, err := route.dial(ctx, 5599)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -244,7 +244,7 @@ func sshdClient(t *testing.T, s *e2e.SSHD) *Client {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := NewClient(sc)
+	c := newClient(sc)
 	t.Cleanup(func() { c.Close() })
 	return c
 }

@@ -56,7 +56,7 @@ func TestExecArgv(t *testing.T) {
 			"kubectl --context kind --namespace ns exec -i -t web -c app -- env TERM=xterm sh -c CMD"},
 	}
 	for _, c := range cases {
-		got := strings.Join((&Container{Spec: c.spec}).ExecArgv(c.tty, c.env, "CMD"), " ")
+		got := strings.Join((&Container{Spec: c.spec}).execArgv(c.tty, c.env, "CMD"), " ")
 		if got != c.want {
 			t.Errorf("%v tty=%v: %s, want %s", c.spec, c.tty, got, c.want)
 		}

@@ -71,7 +71,7 @@ func Dial(ctx context.Context, o DialOptions) (*Client, error) {
 	}
 	c, err := dialHost(ctx, &o, o.Host, nil, false, 0)
 	if err == nil {
-		c.redial = o
+		c.dialed = o
 	}
 	return c, err
 }
@@ -132,8 +132,8 @@ func dialHost(ctx context.Context, o *DialOptions, h *sshconfig.Host, via *Clien
 	)
 	switch {
 	case via != nil:
-		o.Logf("connecting to %s through %s", addr, via.SSH().RemoteAddr())
-		conn, err = via.SSH().DialContext(cctx, "tcp", addr)
+		o.Logf("connecting to %s through %s", addr, via.conn.RemoteAddr())
+		conn, err = via.conn.DialContext(cctx, "tcp", addr)
 	case h.ProxyCommand != "" && h.ProxyCommand != "none":
 		o.Logf("running proxy command: %s", h.ProxyCommand)
 		proxy, err = startProxyCommand(h.ProxyCommand, o.Stderr)
@@ -172,7 +172,7 @@ func dialHost(ctx context.Context, o *DialOptions, h *sshconfig.Host, via *Clien
 		closers = append(closers, via.Close)
 	}
 	o.Logf("connected to %s as %s", addr, sc.User())
-	c := NewClient(sc, closers...)
+	c := newClient(sc, closers...)
 	c.info, c.logf = info, o.Logf
 	return c, nil
 }

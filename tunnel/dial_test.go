@@ -206,7 +206,7 @@ func dialT(t testing.TB, o DialOptions) (*Client, error) {
 // mustRun checks the connection works by running a command on it.
 func mustRun(t testing.TB, c *Client) {
 	t.Helper()
-	sess, err := c.SSH().NewSession()
+	sess, err := c.conn.NewSession()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,8 +14,8 @@ import (
 	"time"
 )
 
-// DialFunc opens the remote end of one forwarded connection.
-type DialFunc func(ctx context.Context) (net.Conn, error)
+// dialFunc opens the remote end of one forwarded connection.
+type dialFunc func(ctx context.Context) (net.Conn, error)
 
 // ForwardEventKind says what happened to one forwarded connection.
 type ForwardEventKind int
@@ -59,13 +59,13 @@ type ForwardEvent struct {
 	Err    error  // ForwardDialFailed, ForwardClosed
 }
 
-// ForwardOptions configure Client.ForwardWith.
+// ForwardOptions configure Reconnecting.Forward (and the package's own forwards).
 type ForwardOptions struct {
 	// Port is the local loopback port; the remote port is usually the same.
 	// 0 picks a free port (tests).
 	Port int
-	// Dial opens the remote end; nil means Client.DialRemote(ctx, Port).
-	Dial DialFunc
+	// dial opens the remote end; nil means the remote loopback Port.
+	dial dialFunc
 	// Logf receives verbose diagnostics; may be nil.
 	Logf func(format string, args ...any)
 	// OnEvent receives connection events; may be nil. It is called from the
@@ -73,8 +73,9 @@ type ForwardOptions struct {
 	OnEvent func(ForwardEvent)
 	// FirstByteWait bounds how long an accepted connection waits for its
 	// client's first bytes before the remote end is dialed anyway. 0 waits as
-	// long as the client stays: lazy dialing, for login callbacks (see
-	// ForwardWith). A plain forward sets a few milliseconds, because with SSH,
+	// long as the client stays: lazy dialing, for login callbacks (a browser's
+	// speculative preconnection must not use up a callback server that accepts
+	// one or two connections). A plain forward sets a few milliseconds, because with SSH,
 	// SMTP, MySQL or VNC the server speaks first and the client waits for it.
 	FirstByteWait time.Duration
 }
@@ -84,8 +85,8 @@ type ForwardOptions struct {
 // enough that a client waiting for an SSH or SMTP banner does not notice.
 const PlainFirstByteWait = 20 * time.Millisecond
 
-// ForwardStats counts a Forward's connections.
-type ForwardStats struct {
+// forwardStats counts a Forward's connections.
+type forwardStats struct {
 	Accepted   int // local connections accepted
 	Opened     int // remote connections opened (lazily, on first bytes)
 	DialFailed int // remote connections that failed to open
@@ -98,7 +99,7 @@ type Forward struct {
 	port   int
 	addrs  []net.Addr
 	lns    []net.Listener
-	dial   DialFunc
+	dial   dialFunc
 	logf   func(string, ...any)
 	event  func(ForwardEvent)
 	wait   time.Duration
@@ -109,17 +110,11 @@ type Forward struct {
 
 	mu     sync.Mutex
 	conns  map[net.Conn]bool
-	stats  ForwardStats
+	tally  forwardStats
 	closed bool
 }
 
-// Forward listens on localPort on loopback and carries each connection to dial
-// (nil: the remote's loopback localPort via DialRemote). See ForwardWith.
-func (c *Client) Forward(ctx context.Context, localPort int, dial func(context.Context) (net.Conn, error)) (*Forward, error) {
-	return c.ForwardWith(ctx, ForwardOptions{Port: localPort, Dial: dial})
-}
-
-// ForwardWith listens on o.Port on 127.0.0.1 and on ::1 when the host has IPv6
+// forward listens on o.Port on 127.0.0.1 and on ::1 when the host has IPv6
 // loopback, never on a wildcard address: the OAuth callback must not be
 // reachable from the network. A port busy on either fails with *PortInUseError
 // (never one family alone: a browser may try either for localhost); only a host
@@ -133,17 +128,17 @@ func (c *Client) Forward(ctx context.Context, localPort int, dial func(context.C
 // first error).
 //
 // The Forward stops when ctx is done or Close is called.
-func (c *Client) ForwardWith(ctx context.Context, o ForwardOptions) (*Forward, error) {
-	if o.Dial == nil {
-		o.Dial = func(ctx context.Context) (net.Conn, error) { return c.DialRemote(ctx, o.Port) }
+func (c *Client) forward(ctx context.Context, o ForwardOptions) (*Forward, error) {
+	if o.dial == nil {
+		o.dial = func(ctx context.Context) (net.Conn, error) { return c.dialRemote(ctx, o.Port) }
 	}
-	return ListenForward(ctx, o)
+	return listenForward(ctx, o)
 }
 
-// ListenForward is ForwardWith for a dial that needs no SSH connection (o.Dial
+// listenForward is Client.forward for a dial that needs no SSH connection (o.dial
 // must be set), such as a relay into a local container.
-func ListenForward(ctx context.Context, o ForwardOptions) (*Forward, error) {
-	if o.Dial == nil {
+func listenForward(ctx context.Context, o ForwardOptions) (*Forward, error) {
+	if o.dial == nil {
 		return nil, errors.New("forward: no dial function")
 	}
 	logf := o.Logf
@@ -158,7 +153,7 @@ func ListenForward(ctx context.Context, o ForwardOptions) (*Forward, error) {
 	f := &Forward{
 		port:  port,
 		lns:   lns,
-		dial:  o.Dial,
+		dial:  o.dial,
 		logf:  logf,
 		event: o.OnEvent,
 		wait:  o.FirstByteWait,
@@ -222,22 +217,12 @@ func listenError(port int, host string, err error) error {
 	return fmt.Errorf("listening on %s: %w", addr, err)
 }
 
-// Port returns the local port (the one asked for, or the one picked for 0).
-func (f *Forward) Port() int { return f.port }
-
-// Addrs returns the addresses listened on: 127.0.0.1:port, then [::1]:port
-// when that listener exists.
-func (f *Forward) Addrs() []net.Addr { return append([]net.Addr(nil), f.addrs...) }
-
 // Stats returns the connection counters.
-func (f *Forward) Stats() ForwardStats {
+func (f *Forward) stats() forwardStats {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return f.stats
+	return f.tally
 }
-
-// Done is closed once the Forward is closed.
-func (f *Forward) Done() <-chan struct{} { return f.done }
 
 // Close stops the listeners, closes every connection and waits for the
 // connection goroutines. It is safe to call more than once.
@@ -290,9 +275,9 @@ func (f *Forward) untrack(c net.Conn) {
 	c.Close()
 }
 
-func (f *Forward) count(fn func(*ForwardStats)) {
+func (f *Forward) count(fn func(*forwardStats)) {
 	f.mu.Lock()
-	fn(&f.stats)
+	fn(&f.tally)
 	f.mu.Unlock()
 }
 
@@ -310,12 +295,12 @@ func (f *Forward) serve(ln net.Listener) {
 			c.Close()
 			return
 		}
-		f.count(func(s *ForwardStats) { s.Accepted++; s.Active++ })
+		f.count(func(s *forwardStats) { s.Accepted++; s.Active++ })
 		f.emit(ForwardAccepted, c.RemoteAddr().String(), nil)
 		f.wg.Add(1)
 		go func() {
 			defer f.wg.Done()
-			defer f.count(func(s *ForwardStats) { s.Active-- })
+			defer f.count(func(s *forwardStats) { s.Active-- })
 			f.handle(c)
 		}()
 	}
@@ -343,7 +328,7 @@ func (f *Forward) handle(local net.Conn) {
 	first := buf[:n]
 	remote, derr := f.dial(f.ctx)
 	if derr != nil {
-		f.count(func(s *ForwardStats) { s.DialFailed++ })
+		f.count(func(s *forwardStats) { s.DialFailed++ })
 		f.logf("forward: port %d: %v", f.port, derr)
 		f.emit(ForwardDialFailed, client, derr)
 		return
@@ -353,7 +338,7 @@ func (f *Forward) handle(local net.Conn) {
 		return
 	}
 	defer f.untrack(remote)
-	f.count(func(s *ForwardStats) { s.Opened++ })
+	f.count(func(s *forwardStats) { s.Opened++ })
 	f.emit(ForwardOpened, client, nil)
 
 	if len(first) > 0 {

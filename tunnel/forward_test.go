@@ -39,7 +39,7 @@ func fwdClient(t *testing.T, opts minisshd.Options) (*Client, *minisshd.Server) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := NewClient(sc)
+	c := newClient(sc)
 	t.Cleanup(func() { c.Close() })
 	return c, srv
 }
@@ -137,22 +137,22 @@ func TestForwardBothLoopbacksReachSamePort(t *testing.T) {
 	var accepts atomic.Int32
 	go fwdEcho(ln, &accepts)
 
-	f, err := c.Forward(context.Background(), port, nil)
+	f, err := c.forward(context.Background(), ForwardOptions{Port: port})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	if f.Port() != port {
-		t.Fatalf("Port() = %d, want %d", f.Port(), port)
+	if f.port != port {
+		t.Fatalf("Port() = %d, want %d", f.port, port)
 	}
 	addrs := []string{"127.0.0.1:" + strconv.Itoa(port)}
 	if fwdHaveIPv6() {
 		addrs = append(addrs, "[::1]:"+strconv.Itoa(port))
 	}
-	if got := fmt.Sprint(f.Addrs()); got != fmt.Sprint(addrs) {
-		t.Fatalf("Addrs() = %s, want %s", got, addrs)
+	if got := fmt.Sprint(f.addrs); got != fmt.Sprint(addrs) {
+		t.Fatalf("addrs = %s, want %s", got, addrs)
 	}
-	for _, a := range f.Addrs() {
+	for _, a := range f.addrs {
 		if ip := a.(*net.TCPAddr).IP; !ip.IsLoopback() {
 			t.Errorf("listening on non-loopback %s", a)
 		}
@@ -166,8 +166,8 @@ func TestForwardBothLoopbacksReachSamePort(t *testing.T) {
 	if n := int(accepts.Load()); n != len(addrs) {
 		t.Errorf("remote accepted %d connections, want %d", n, len(addrs))
 	}
-	fwdWaitFor(t, "stats", func() bool { return f.Stats().Active == 0 })
-	if st := f.Stats(); st.Accepted != len(addrs) || st.Opened != len(addrs) || st.DialFailed != 0 {
+	fwdWaitFor(t, "stats", func() bool { return f.stats().Active == 0 })
+	if st := f.stats(); st.Accepted != len(addrs) || st.Opened != len(addrs) || st.DialFailed != 0 {
 		t.Errorf("stats = %+v", st)
 	}
 }
@@ -183,7 +183,7 @@ func TestForwardDialsLazily(t *testing.T) {
 
 	var mu sync.Mutex
 	var kinds []ForwardEventKind
-	f, err := c.ForwardWith(context.Background(), ForwardOptions{Port: port, OnEvent: func(e ForwardEvent) {
+	f, err := c.forward(context.Background(), ForwardOptions{Port: port, OnEvent: func(e ForwardEvent) {
 		mu.Lock()
 		kinds = append(kinds, e.Kind)
 		mu.Unlock()
@@ -198,14 +198,14 @@ func TestForwardDialsLazily(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fwdWaitFor(t, "accept", func() bool { return f.Stats().Accepted == 1 })
+	fwdWaitFor(t, "accept", func() bool { return f.stats().Accepted == 1 })
 	time.Sleep(100 * time.Millisecond)
 	if n := accepts.Load(); n != 0 {
 		t.Fatalf("an idle connection reached the remote (%d accepts)", n)
 	}
 	pre.Close()
-	fwdWaitFor(t, "idle close", func() bool { return f.Stats().Active == 0 })
-	if st := f.Stats(); st.Opened != 0 || accepts.Load() != 0 {
+	fwdWaitFor(t, "idle close", func() bool { return f.stats().Active == 0 })
+	if st := f.stats(); st.Opened != 0 || accepts.Load() != 0 {
 		t.Fatalf("idle connection opened a channel: %+v, remote accepts %d", st, accepts.Load())
 	}
 	mu.Lock()
@@ -239,7 +239,7 @@ func TestForwardOneConnectionServerWithPreconnect(t *testing.T) {
 		line, _ := bufio.NewReader(conn).ReadString('\n')
 		io.WriteString(conn, "HTTP/1.0 200 OK\r\n\r\nlogged in: "+line)
 	}()
-	f, err := c.Forward(context.Background(), port, nil)
+	f, err := c.forward(context.Background(), ForwardOptions{Port: port})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -250,7 +250,7 @@ func TestForwardOneConnectionServerWithPreconnect(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer pre.Close()
-	fwdWaitFor(t, "preconnect accepted", func() bool { return f.Stats().Accepted == 1 })
+	fwdWaitFor(t, "preconnect accepted", func() bool { return f.stats().Accepted == 1 })
 	got := fwdRoundTrip(t, addr, "GET /callback?code=x\n")
 	if want := "HTTP/1.0 200 OK\r\n\r\nlogged in: GET /callback?code=x\n"; got != want {
 		t.Fatalf("got %q, want %q", got, want)
@@ -265,7 +265,7 @@ func TestForwardPortInUseNamesOwner(t *testing.T) {
 	}
 	defer busy.Close()
 	port := busy.Addr().(*net.TCPAddr).Port
-	_, err = c.Forward(context.Background(), port, nil)
+	_, err = c.forward(context.Background(), ForwardOptions{Port: port})
 	var pe *PortInUseError
 	if !errors.As(err, &pe) {
 		t.Fatalf("got %v, want *PortInUseError", err)
@@ -300,7 +300,7 @@ func TestForwardIPv6BusyFails(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer busy6.Close()
-	_, err = c.ForwardWith(context.Background(), ForwardOptions{Port: port})
+	_, err = c.forward(context.Background(), ForwardOptions{Port: port})
 	var pe *PortInUseError
 	if !errors.As(err, &pe) {
 		t.Fatalf("got %v, want *PortInUseError", err)
@@ -322,13 +322,13 @@ func TestForwardIPv6BusyFails(t *testing.T) {
 // Port 0 picks a port free on both families.
 func TestForwardPortZeroFreeOnBoth(t *testing.T) {
 	c, _ := fwdClient(t, minisshd.Options{Dial: minisshd.NewMemNet().Dial})
-	f, err := c.ForwardWith(context.Background(), ForwardOptions{})
+	f, err := c.forward(context.Background(), ForwardOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	if fwdHaveIPv6() && len(f.Addrs()) != 2 {
-		t.Errorf("Addrs() = %v, want 127.0.0.1 and ::1", f.Addrs())
+	if fwdHaveIPv6() && len(f.addrs) != 2 {
+		t.Errorf("addrs = %v, want 127.0.0.1 and ::1", f.addrs)
 	}
 }
 
@@ -345,7 +345,7 @@ func TestForwardCloseStopsListenersAndConnections(t *testing.T) {
 			held <- conn // never answers
 		}
 	}()
-	f, err := c.Forward(context.Background(), port, nil)
+	f, err := c.forward(context.Background(), ForwardOptions{Port: port})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -391,7 +391,7 @@ func TestForwardCloseStopsListenersAndConnections(t *testing.T) {
 		}
 	}
 	select {
-	case <-f.Done():
+	case <-f.done:
 	default:
 		t.Error("Done not closed after Close")
 	}
@@ -400,17 +400,17 @@ func TestForwardCloseStopsListenersAndConnections(t *testing.T) {
 func TestForwardStopsWithContext(t *testing.T) {
 	c, _ := fwdClient(t, minisshd.Options{Dial: minisshd.NewMemNet().Dial})
 	ctx, cancel := context.WithCancel(context.Background())
-	f, err := c.Forward(ctx, 0, nil)
+	f, err := c.forward(ctx, ForwardOptions{Port: 0})
 	if err != nil {
 		t.Fatal(err)
 	}
 	cancel()
 	select {
-	case <-f.Done():
+	case <-f.done:
 	case <-time.After(5 * time.Second):
 		t.Fatal("forward still running after its context ended")
 	}
-	if conn, err := net.DialTimeout("tcp", f.Addrs()[0].String(), time.Second); err == nil {
+	if conn, err := net.DialTimeout("tcp", f.addrs[0].String(), time.Second); err == nil {
 		conn.Close()
 		t.Error("listener survives context cancel")
 	}
@@ -419,12 +419,12 @@ func TestForwardStopsWithContext(t *testing.T) {
 func TestForwardDialFailureClosesBrowserConnection(t *testing.T) {
 	c, _ := fwdClient(t, minisshd.Options{Dial: minisshd.NewMemNet().Dial})
 	events := make(chan ForwardEvent, 10)
-	f, err := c.ForwardWith(context.Background(), ForwardOptions{Port: fwdFreePort(t), OnEvent: func(e ForwardEvent) { events <- e }})
+	f, err := c.forward(context.Background(), ForwardOptions{Port: fwdFreePort(t), OnEvent: func(e ForwardEvent) { events <- e }})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	if got := fwdRoundTrip(t, f.Addrs()[0].String(), "GET /\n"); got != "" {
+	if got := fwdRoundTrip(t, f.addrs[0].String(), "GET /\n"); got != "" {
 		t.Errorf("got %q from a port nobody listens on", got)
 	}
 	for {
@@ -433,10 +433,10 @@ func TestForwardDialFailureClosesBrowserConnection(t *testing.T) {
 			if e.Kind != ForwardDialFailed {
 				continue
 			}
-			if !IsRefused(e.Err) || e.Port != f.Port() {
+			if !isRefused(e.Err) || e.Port != f.port {
 				t.Errorf("dial failure event %+v, want a refused connect", e)
 			}
-			if st := f.Stats(); st.DialFailed != 1 || st.Opened != 0 {
+			if st := f.stats(); st.DialFailed != 1 || st.Opened != 0 {
 				t.Errorf("stats %+v", st)
 			}
 			return
@@ -467,14 +467,14 @@ func TestForwardPropagatesHalfClose(t *testing.T) {
 		return net.Dial("tcp", net.JoinHostPort(host, strconv.Itoa(port)))
 	}})
 	rport := remote.Addr().(*net.TCPAddr).Port
-	f, err := c.Forward(context.Background(), 0, func(ctx context.Context) (net.Conn, error) {
-		return c.DialRemote(ctx, rport)
-	})
+	f, err := c.forward(context.Background(), ForwardOptions{dial: func(ctx context.Context) (net.Conn, error) {
+		return c.dialRemote(ctx, rport)
+	}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	conn, err := net.Dial("tcp", f.Addrs()[0].String())
+	conn, err := net.Dial("tcp", f.addrs[0].String())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -512,7 +512,7 @@ func TestForwardFirstByteWaitServerSpeaksFirst(t *testing.T) {
 				t.Cleanup(func() { conn.Close() })
 			}
 		}()
-		f, err := c.ForwardWith(context.Background(), ForwardOptions{Port: port, FirstByteWait: tc.wait})
+		f, err := c.forward(context.Background(), ForwardOptions{Port: port, FirstByteWait: tc.wait})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -54,7 +54,7 @@ func (f *Forwards) Add(ctx context.Context, port int) (kind RouteKind, added boo
 		return "", false, f.err
 	}
 	route := f.route
-	fw, err := ListenForward(ctx, ForwardOptions{Port: port, Dial: func(ctx context.Context) (net.Conn, error) { return route.Dial(ctx, port) }})
+	fw, err := listenForward(ctx, ForwardOptions{Port: port, dial: func(ctx context.Context) (net.Conn, error) { return route.dial(ctx, port) }})
 	if err != nil {
 		return "", false, err
 	}

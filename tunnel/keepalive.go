@@ -9,17 +9,17 @@ import (
 	"github.com/kfwd/kfwd/sshconfig"
 )
 
-// DefaultAliveInterval is kfwd's ServerAliveInterval when the configuration
+// defaultAliveInterval is kfwd's ServerAliveInterval when the configuration
 // sets none (ssh's default is off): a login waits on a person, and a silently
 // dead network must end it rather than hang.
-const DefaultAliveInterval = 15 * time.Second
+const defaultAliveInterval = 15 * time.Second
 
 // KeepaliveSettings returns the interval and count for Keepalive from h,
 // with kfwd's defaults where h leaves them unset.
 func KeepaliveSettings(h *sshconfig.Host) (interval time.Duration, countMax int) {
 	interval, countMax = h.ServerAliveInterval, h.ServerAliveCountMax
 	if interval <= 0 {
-		interval = DefaultAliveInterval
+		interval = defaultAliveInterval
 	}
 	if countMax <= 0 {
 		countMax = sshconfig.DefaultServerAliveCountMax

@@ -25,7 +25,7 @@ func TestKeepaliveSilentServer(t *testing.T) {
 		t.Fatalf("got %v, want ErrConnectionLost", err)
 	}
 	// The connection was closed.
-	if _, err := c.SSH().NewSession(); err == nil {
+	if _, err := c.conn.NewSession(); err == nil {
 		t.Fatal("connection still usable after keepalive gave up")
 	}
 }

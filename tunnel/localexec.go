@@ -54,7 +54,7 @@ func startLocal(ctx context.Context, argv []string, o SessionOptions) (*Session,
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.WaitDelay = 2 * time.Second
 	p := &localProcess{cmd: cmd}
-	s := &Session{p: p, stdin: o.Stdin, done: make(chan struct{})}
+	s := &Session{p: p, stdin: o.Stdin, exited: make(chan struct{})}
 	stdout, stderr := o.Stdout, o.Stderr
 	if stdout == nil {
 		stdout = io.Discard

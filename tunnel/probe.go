@@ -10,50 +10,50 @@ import (
 	"golang.org/x/crypto/ssh"
 )
 
-// ErrProhibited means the server refused a direct-tcpip channel as
+// errProhibited means the server refused a direct-tcpip channel as
 // "administratively prohibited": OpenSSH's answer under AllowTcpForwarding no
-// (or a no-port-forwarding key option). Test with errors.Is or IsProhibited;
+// (or a no-port-forwarding key option). Test with errors.Is or isProhibited;
 // the relay fallback (FindRelay) is the way around it.
-var ErrProhibited = errors.New("port forwarding is administratively prohibited by the server")
+var errProhibited = errors.New("port forwarding is administratively prohibited by the server")
 
-// IsProhibited reports whether err says the server prohibits port forwarding.
-func IsProhibited(err error) bool {
-	if errors.Is(err, ErrProhibited) {
+// isProhibited reports whether err says the server prohibits port forwarding.
+func isProhibited(err error) bool {
+	if errors.Is(err, errProhibited) {
 		return true
 	}
 	var oe *ssh.OpenChannelError
 	return errors.As(err, &oe) && oe.Reason == ssh.Prohibited
 }
 
-// IsRefused reports whether err says the server tried to connect and failed
+// isRefused reports whether err says the server tried to connect and failed
 // (nothing listens on the remote port, "connect failed").
-func IsRefused(err error) bool {
+func isRefused(err error) bool {
 	var oe *ssh.OpenChannelError
 	return errors.As(err, &oe) && oe.Reason == ssh.ConnectionFailed
 }
 
-// prohibitedError keeps the server's message while matching ErrProhibited.
+// prohibitedError keeps the server's message while matching errProhibited.
 type prohibitedError struct{ err error }
 
-func (e *prohibitedError) Error() string        { return ErrProhibited.Error() + ": " + e.err.Error() }
-func (e *prohibitedError) Is(target error) bool { return target == ErrProhibited }
+func (e *prohibitedError) Error() string        { return errProhibited.Error() + ": " + e.err.Error() }
+func (e *prohibitedError) Is(target error) bool { return target == errProhibited }
 func (e *prohibitedError) Unwrap() error        { return e.err }
 
-// DialRemote opens a direct-tcpip channel to the remote host's loopback port:
+// dialRemote opens a direct-tcpip channel to the remote host's loopback port:
 // 127.0.0.1 first, then [::1] when the server reports that connection as failed
 // (a callback server that listens on ::1 only, as "localhost" resolves on some
 // hosts). The returned net.Conn supports CloseWrite (half-close). A prohibited
-// forward fails at once with an error matching ErrProhibited.
-func (c *Client) DialRemote(ctx context.Context, port int) (net.Conn, error) {
+// forward fails at once with an error matching errProhibited.
+func (c *Client) dialRemote(ctx context.Context, port int) (net.Conn, error) {
 	conn, err := c.dialLoopback(ctx, "127.0.0.1", port)
-	if err == nil || !IsRefused(err) {
+	if err == nil || !isRefused(err) {
 		return conn, err
 	}
 	conn, err6 := c.dialLoopback(ctx, "::1", port)
 	if err6 == nil {
 		return conn, nil
 	}
-	if IsRefused(err6) {
+	if isRefused(err6) {
 		// Report the IPv4 failure: it is what a user expects to read.
 		return nil, err
 	}
@@ -64,7 +64,7 @@ func (c *Client) dialLoopback(ctx context.Context, host string, port int) (net.C
 	addr := net.JoinHostPort(host, strconv.Itoa(port))
 	conn, err := c.conn.DialContext(ctx, "tcp", addr)
 	if err != nil {
-		if IsProhibited(err) {
+		if isProhibited(err) {
 			err = &prohibitedError{err}
 		}
 		return nil, fmt.Errorf("forwarding to remote %s: %w", addr, err)
@@ -108,9 +108,9 @@ func (c *Client) ProbeForwarding(ctx context.Context) (ForwardStatus, error) {
 	case err == nil:
 		conn.Close()
 		return ForwardAllowed, nil
-	case IsRefused(err):
+	case isRefused(err):
 		return ForwardAllowed, nil
-	case IsProhibited(err):
+	case isProhibited(err):
 		return ForwardProhibited, nil
 	}
 	return ForwardUnknown, fmt.Errorf("probing port forwarding: %w", err)

@@ -60,7 +60,7 @@ func TestRealSSHDProhibitedAndRelay(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := NewClient(sc)
+	c := newClient(sc)
 	defer c.Close()
 	st, err := c.ProbeForwarding(context.Background())
 	if st != ForwardProhibited {
@@ -71,13 +71,13 @@ func TestRealSSHDProhibitedAndRelay(t *testing.T) {
 		t.Fatal(err)
 	}
 	target := relayTarget(t, "line")
-	for _, kind := range r.Available {
-		rk, _ := r.With(kind)
-		f, err := c.ForwardWith(context.Background(), ForwardOptions{Dial: func(ctx context.Context) (net.Conn, error) { return rk.Dial(ctx, target) }})
+	for _, kind := range r.available {
+		rk, _ := r.with(kind)
+		f, err := c.forward(context.Background(), ForwardOptions{dial: func(ctx context.Context) (net.Conn, error) { return rk.dial(ctx, target) }})
 		if err != nil {
 			t.Fatal(err)
 		}
-		conn, _ := net.Dial("tcp", f.Addrs()[0].String())
+		conn, _ := net.Dial("tcp", f.addrs[0].String())
 		io.WriteString(conn, "real\n")
 		start := time.Now()
 		if kind == RelayNC {

@@ -36,7 +36,7 @@ func TestProbeForwardingConnectionLost(t *testing.T) {
 	c, srv := fwdClient(t, minisshd.Options{})
 	fwdWaitFor(t, "server side of the connection", func() bool { return srv.Conns() == 1 })
 	srv.DropConns()
-	c.SSH().Wait()
+	c.conn.Wait()
 	got, err := c.ProbeForwarding(context.Background())
 	if err == nil || got != ForwardUnknown {
 		t.Fatalf("got %v, %v; want unknown and an error", got, err)
@@ -45,9 +45,9 @@ func TestProbeForwardingConnectionLost(t *testing.T) {
 
 func TestDialRemoteProhibited(t *testing.T) {
 	c, _ := fwdClient(t, minisshd.Options{ForwardingProhibited: true})
-	_, err := c.DialRemote(context.Background(), 8080)
-	if !errors.Is(err, ErrProhibited) || !IsProhibited(err) {
-		t.Fatalf("got %v, want ErrProhibited", err)
+	_, err := c.dialRemote(context.Background(), 8080)
+	if !errors.Is(err, errProhibited) || !isProhibited(err) {
+		t.Fatalf("got %v, want errProhibited", err)
 	}
 }
 
@@ -76,7 +76,7 @@ func TestDialRemoteFallsBackToIPv6Loopback(t *testing.T) {
 	}()
 	var p int
 	fmt.Sscanf(ln.Addr().String(), "127.0.0.1:%d", &p)
-	conn, err := c.DialRemote(context.Background(), p)
+	conn, err := c.dialRemote(context.Background(), p)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,8 +93,8 @@ func TestDialRemoteFallsBackToIPv6Loopback(t *testing.T) {
 	}
 
 	// Neither answers: the error is the refusal, not a prohibition.
-	_, err = c.DialRemote(context.Background(), p+1)
-	if !IsRefused(err) || IsProhibited(err) {
+	_, err = c.dialRemote(context.Background(), p+1)
+	if !isRefused(err) || isProhibited(err) {
 		t.Errorf("got %v, want a refused connect", err)
 	}
 }
@@ -103,7 +103,7 @@ func TestDialRemoteHonoursContext(t *testing.T) {
 	c, _ := fwdClient(t, minisshd.Options{})
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, err := c.DialRemote(ctx, 1); !errors.Is(err, context.Canceled) {
+	if _, err := c.dialRemote(ctx, 1); !errors.Is(err, context.Canceled) {
 		t.Fatalf("got %v, want context.Canceled", err)
 	}
 }

@@ -13,11 +13,11 @@ import (
 // over once a connection stayed up for Healthy. It is autossh's schedule.
 type Backoff struct{ Min, Max, Healthy time.Duration }
 
-// DefaultBackoff is kfwd forward's schedule (docs/kfwd.1.md documents it).
-var DefaultBackoff = Backoff{Min: time.Second, Max: 30 * time.Second, Healthy: 30 * time.Second}
+// defaultBackoff is kfwd forward's schedule (docs/kfwd.1.md documents it).
+var defaultBackoff = Backoff{Min: time.Second, Max: 30 * time.Second, Healthy: 30 * time.Second}
 
-// Delay is the wait before reconnect attempt n (1, 2, ...).
-func (b Backoff) Delay(n int) time.Duration {
+// delay is the wait before reconnect attempt n (1, 2, ...).
+func (b Backoff) delay(n int) time.Duration {
 	d := b.Min
 	for i := 1; i < n && d < b.Max; i++ {
 		d *= 2
@@ -59,11 +59,9 @@ type ReconnectOptions struct {
 	// Client.Keepalive.
 	KeepaliveInterval time.Duration
 	KeepaliveCountMax int
-	// Backoff is the reconnect schedule; zero means DefaultBackoff.
+	// Backoff is the reconnect schedule; zero means kfwd forward's: 1 s
+	// doubling up to 30 s, starting over after 30 s up.
 	Backoff Backoff
-	// Wait bounds how long a forwarded connection waits for a reconnect;
-	// zero means 15s.
-	Wait time.Duration
 	// OnEvent receives what happens; may be nil. It must not block.
 	OnEvent func(ReconnectEvent)
 }
@@ -83,15 +81,15 @@ type Reconnecting struct {
 	ready  chan struct{} // closed while connected
 }
 
+// reconnectWait bounds how long a forwarded connection waits for a reconnect.
+const reconnectWait = 15 * time.Second
+
 // NewReconnecting keeps c, an established connection, up from now on. The
 // first connection is the caller's to dial, so that a wrong host or key fails
 // at once instead of being retried.
 func NewReconnecting(ctx context.Context, c *Client, o ReconnectOptions) *Reconnecting {
 	if o.Backoff == (Backoff{}) {
-		o.Backoff = DefaultBackoff
-	}
-	if o.Wait <= 0 {
-		o.Wait = 15 * time.Second
+		o.Backoff = defaultBackoff
 	}
 	if o.OnEvent == nil {
 		o.OnEvent = func(ReconnectEvent) {}
@@ -122,7 +120,7 @@ func (r *Reconnecting) Run(ctx context.Context) error {
 		}
 		for {
 			attempt++
-			delay := r.o.Backoff.Delay(attempt)
+			delay := r.o.Backoff.delay(attempt)
 			r.o.OnEvent(ReconnectEvent{Kind: ReconnectWaiting, Attempt: attempt, Delay: delay, Err: reason})
 			select {
 			case <-time.After(delay):
@@ -162,7 +160,7 @@ func watchConn(ctx context.Context, c *Client, interval time.Duration, count int
 		lost <- err
 	}()
 	go func() {
-		err := c.SSH().Wait()
+		err := c.conn.Wait()
 		if err == nil {
 			err = errors.New("closed by the server")
 		}
@@ -232,19 +230,20 @@ func (r *Reconnecting) Close() error {
 	return err
 }
 
-// Forward listens on o.Port on local loopback, as Client.ForwardWith does,
-// and carries each connection to remotePort on the remote's loopback over
+// Forward listens on o.Port on local loopback, as Client.forward does (127.0.0.1
+// and ::1, never a wildcard address; a busy port is a *PortInUseError), and
+// carries each connection to remotePort on the remote's loopback over
 // whichever connection is current.
 func (r *Reconnecting) Forward(ctx context.Context, o ForwardOptions, remotePort int) (*Forward, error) {
-	o.Dial = r.dialer(remotePort)
-	return r.first.ForwardWith(ctx, o)
+	o.dial = r.dialer(remotePort)
+	return r.first.forward(ctx, o)
 }
 
 // dialer opens the remote end of one forwarded connection on the current
-// connection, waiting up to o.Wait while reconnecting.
-func (r *Reconnecting) dialer(port int) DialFunc {
+// connection, waiting up to reconnectWait while reconnecting.
+func (r *Reconnecting) dialer(port int) dialFunc {
 	return func(ctx context.Context) (net.Conn, error) {
-		timer := time.NewTimer(r.o.Wait)
+		timer := time.NewTimer(reconnectWait)
 		defer timer.Stop()
 		for {
 			r.mu.Lock()
@@ -261,14 +260,14 @@ func (r *Reconnecting) dialer(port int) DialFunc {
 				r.mu.Unlock()
 				if route == nil {
 					// No relay either: the direct dial fails with the server's refusal.
-					return c.DialRemote(ctx, port)
+					return c.dialRemote(ctx, port)
 				}
-				return route.Dial(ctx, port)
+				return route.dial(ctx, port)
 			}
 			select {
 			case <-ready:
 			case <-timer.C:
-				return nil, fmt.Errorf("not connected: still reconnecting after %s", r.o.Wait)
+				return nil, fmt.Errorf("not connected: still reconnecting after %s", reconnectWait)
 			case <-ctx.Done():
 				return nil, ctx.Err()
 			}

@@ -17,15 +17,15 @@ import (
 )
 
 func TestBackoffDelay(t *testing.T) {
-	b := DefaultBackoff
+	b := defaultBackoff
 	want := []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second, 16 * time.Second, 30 * time.Second, 30 * time.Second}
 	for i, w := range want {
-		if got := b.Delay(i + 1); got != w {
-			t.Errorf("Delay(%d) = %v, want %v", i+1, got, w)
+		if got := b.delay(i + 1); got != w {
+			t.Errorf("delay(%d) = %v, want %v", i+1, got, w)
 		}
 	}
-	if got := b.Delay(1000); got != 30*time.Second {
-		t.Errorf("Delay(1000) = %v, want the 30s cap", got)
+	if got := b.delay(1000); got != 30*time.Second {
+		t.Errorf("delay(1000) = %v, want the 30s cap", got)
 	}
 }
 
@@ -46,7 +46,7 @@ func sshDialer(t *testing.T, srv *minisshd.Server) func(context.Context) (*Clien
 		if err != nil {
 			return nil, err
 		}
-		return NewClient(sc), nil
+		return newClient(sc), nil
 	}
 }
 
@@ -85,7 +85,7 @@ func TestReconnectingForwardSurvivesDrop(t *testing.T) {
 	go func() { done <- r.Run(ctx) }()
 
 	get := func() string {
-		c, err := net.DialTimeout("tcp", fw.Addrs()[0].String(), 5*time.Second)
+		c, err := net.DialTimeout("tcp", fw.addrs[0].String(), 5*time.Second)
 		if err != nil {
 			t.Fatal(err)
 		}

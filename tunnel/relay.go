@@ -38,14 +38,13 @@ const (
 	RelayNC      RelayKind = "nc"
 )
 
-// RelayKinds lists the relay programs in order of preference.
-var RelayKinds = []RelayKind{RelayPython3, RelayBash, RelaySocat, RelayNC}
+// relayKinds lists the relay programs in order of preference.
+var relayKinds = []RelayKind{RelayPython3, RelayBash, RelaySocat, RelayNC}
 
-// ErrNoRelay means none of the relay programs exists on the remote host.
-var ErrNoRelay = errors.New("no relay program on the remote host")
+// errNoRelay means none of the relay programs exists on the remote host.
+var errNoRelay = errors.New("no relay program on the remote host")
 
-// NoRelayError is returned by FindRelay when no relay program was found; it
-// matches ErrNoRelay.
+// NoRelayError is returned by FindRelay when no relay program was found.
 type NoRelayError struct {
 	Probed []RelayKind
 	// Where is "" for the remote host, else where the probe ran ("in container
@@ -58,14 +57,14 @@ func (e *NoRelayError) Error() string {
 	for i, k := range e.Probed {
 		names[i] = string(k)
 	}
-	msg := ErrNoRelay.Error()
+	msg := errNoRelay.Error()
 	if e.Where != "" {
 		msg = "no relay program " + e.Where
 	}
 	return fmt.Sprintf("%s (looked for %s)", msg, strings.Join(names, ", "))
 }
 
-func (e *NoRelayError) Is(target error) bool { return target == ErrNoRelay }
+func (e *NoRelayError) Is(target error) bool { return target == errNoRelay }
 
 // Relay reaches the remote host's loopback ports by running a relay program in
 // an exec session, for servers that prohibit port forwarding (OpenSSH
@@ -73,7 +72,7 @@ func (e *NoRelayError) Is(target error) bool { return target == ErrNoRelay }
 // loopback only their runtime's exec reaches. Each Dial is one session.
 type Relay struct {
 	Kind      RelayKind   // the program Dial runs
-	Available []RelayKind // every relay program found, in order of preference
+	available []RelayKind // every relay program found, in order of preference
 
 	st         starter
 	where      string // "" (the remote host) or "in container NAME", for errors
@@ -95,7 +94,7 @@ const relayProbe = `sh -c 'for p in python3 bash socat nc; do if command -v "$p"
 
 // FindRelay probes once, in a single exec session, which relay programs the
 // remote host has, and returns a Relay using the preferred one. Without any it
-// returns a *NoRelayError (matching ErrNoRelay).
+// returns a *NoRelayError.
 func (c *Client) FindRelay(ctx context.Context) (Relay, error) {
 	return findRelay(ctx, c, "")
 }
@@ -108,10 +107,10 @@ func findRelay(ctx context.Context, t Target, where string) (Relay, error) {
 	}
 	r := parseRelayProbe(out)
 	r.st, r.where = t, where
-	if len(r.Available) == 0 {
-		return Relay{}, &NoRelayError{Probed: slices.Clone(RelayKinds), Where: where}
+	if len(r.available) == 0 {
+		return Relay{}, &NoRelayError{Probed: slices.Clone(relayKinds), Where: where}
 	}
-	r.Kind = r.Available[0]
+	r.Kind = r.available[0]
 	return r, nil
 }
 
@@ -130,17 +129,17 @@ func parseRelayProbe(out []byte) Relay {
 			have[RelayKind(strings.TrimPrefix(line, "have "))] = true
 		}
 	}
-	for _, k := range RelayKinds {
+	for _, k := range relayKinds {
 		if have[k] {
-			r.Available = append(r.Available, k)
+			r.available = append(r.available, k)
 		}
 	}
 	return r
 }
 
-// With returns the same relay using another available program.
-func (r Relay) With(kind RelayKind) (Relay, error) {
-	if !slices.Contains(r.Available, kind) {
+// with returns the same relay using another available program.
+func (r Relay) with(kind RelayKind) (Relay, error) {
+	if !slices.Contains(r.available, kind) {
 		where := r.where
 		if where == "" {
 			where = "on the remote host"
@@ -154,7 +153,7 @@ func (r Relay) With(kind RelayKind) (Relay, error) {
 // Command returns the remote command line that relays to 127.0.0.1:port. It
 // starts with exec so that the relay itself holds the session's stdout: its
 // close is the EOF the browser sees, with no shell keeping the pipe open.
-func (r Relay) Command(port int) string {
+func (r Relay) command(port int) string {
 	p := strconv.Itoa(port)
 	switch r.Kind {
 	case RelayPython3:
@@ -186,14 +185,14 @@ func (r Relay) Command(port int) string {
 // session and returns its stdin/stdout as a net.Conn. CloseWrite sends EOF to
 // the program; Close ends the session. A failed connect (nothing listens)
 // shows as a Read error carrying the program's message.
-func (r Relay) Dial(ctx context.Context, port int) (net.Conn, error) {
+func (r Relay) dial(ctx context.Context, port int) (net.Conn, error) {
 	if r.st == nil || r.Kind == "" {
 		return nil, errors.New("relay: not initialised by FindRelay")
 	}
 	inR, inW := io.Pipe()
 	outR, outW := io.Pipe()
 	rc := &relayConn{kind: r.Kind, port: port, stdin: inW, stdout: outR}
-	s, err := r.st.Start(ctx, SessionOptions{Command: r.Command(port), Stdin: inR, Stdout: outW, Stderr: &rc.stderr})
+	s, err := r.st.Start(ctx, SessionOptions{Command: r.command(port), Stdin: inR, Stdout: outW, Stderr: &rc.stderr})
 	if err != nil {
 		return nil, fmt.Errorf("relay %s to 127.0.0.1:%d: %w", r.Kind, port, err)
 	}
@@ -226,11 +225,11 @@ func (c *relayConn) Read(p []byte) (int, error) {
 	if err == io.EOF && !c.read {
 		// Nothing came back: tell a refused connect from an empty answer.
 		select {
-		case <-c.s.Done():
+		case <-c.s.done():
 		case <-time.After(2 * time.Second):
 		}
 		select {
-		case <-c.s.Done():
+		case <-c.s.done():
 			if status, werr := c.s.Wait(); werr == nil && status != 0 {
 				msg := strings.TrimSpace(c.stderr.String())
 				return n, fmt.Errorf("relay %s to 127.0.0.1:%d exited with status %d: %s", c.kind, c.port, status, msg)
@@ -251,9 +250,9 @@ func (c *relayConn) CloseWrite() error { return c.stdin.Close() }
 func (c *relayConn) Close() error {
 	c.closeOnce.Do(func() {
 		select {
-		case <-c.s.Done():
+		case <-c.s.done():
 		default:
-			c.s.Signal(syscall.SIGTERM)
+			c.s.signal(syscall.SIGTERM)
 		}
 		c.stdin.Close()
 		c.stdout.Close() // unblocks the session's output copy

@@ -66,19 +66,19 @@ func TestFindRelayListsLocalPrograms(t *testing.T) {
 		t.Fatal(err)
 	}
 	var want []RelayKind
-	for _, k := range RelayKinds {
+	for _, k := range relayKinds {
 		if _, err := exec.LookPath(string(k)); err == nil {
 			want = append(want, k)
 		}
 	}
-	if fmt.Sprint(r.Available) != fmt.Sprint(want) || r.Kind != want[0] {
-		t.Errorf("found %v (kind %s), want %v", r.Available, r.Kind, want)
+	if fmt.Sprint(r.available) != fmt.Sprint(want) || r.Kind != want[0] {
+		t.Errorf("found %v (kind %s), want %v", r.available, r.Kind, want)
 	}
 	if n := len(srv.Execs()); n != 1 {
 		t.Errorf("probe ran %d commands, want 1", n)
 	}
-	if _, err := r.With("telnet"); err == nil {
-		t.Error("With accepted a relay that is not available")
+	if _, err := r.with("telnet"); err == nil {
+		t.Error("with accepted a relay that is not available")
 	}
 }
 
@@ -86,8 +86,8 @@ func TestFindRelayNone(t *testing.T) {
 	c, _ := fwdClient(t, minisshd.Options{Exec: func(*minisshd.Session) int { return 0 }})
 	_, err := c.FindRelay(context.Background())
 	var ne *NoRelayError
-	if !errors.Is(err, ErrNoRelay) || !errors.As(err, &ne) || len(ne.Probed) != len(RelayKinds) {
-		t.Fatalf("got %v, want ErrNoRelay listing %v", err, RelayKinds)
+	if !errors.Is(err, errNoRelay) || !errors.As(err, &ne) || len(ne.Probed) != len(relayKinds) {
+		t.Fatalf("got %v, want errNoRelay listing %v", err, relayKinds)
 	}
 	if !strings.Contains(err.Error(), "python3, bash, socat, nc") {
 		t.Errorf("message %q does not name the programs", err)
@@ -96,9 +96,9 @@ func TestFindRelayNone(t *testing.T) {
 
 func TestRelayKinds(t *testing.T) {
 	base, _ := probedRelay(t)
-	for _, kind := range RelayKinds {
+	for _, kind := range relayKinds {
 		t.Run(string(kind), func(t *testing.T) {
-			r, err := base.With(kind)
+			r, err := base.with(kind)
 			if err != nil {
 				t.Skip(err)
 			}
@@ -106,7 +106,7 @@ func TestRelayKinds(t *testing.T) {
 
 			// Request, then the server answers and closes.
 			port := relayTarget(t, "line")
-			conn, err := r.Dial(ctx, port)
+			conn, err := r.dial(ctx, port)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -119,7 +119,7 @@ func TestRelayKinds(t *testing.T) {
 			}
 
 			// Nothing listens: Read fails naming the relay.
-			conn, err = r.Dial(ctx, relayClosedPort(t))
+			conn, err = r.dial(ctx, relayClosedPort(t))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -134,7 +134,7 @@ func TestRelayKinds(t *testing.T) {
 			}
 			// The client's half-close reaches the server, which answers after it.
 			port = relayTarget(t, "eof")
-			conn, err = r.Dial(ctx, port)
+			conn, err = r.dial(ctx, port)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -153,16 +153,16 @@ func TestRelayKinds(t *testing.T) {
 func TestRelayBehindForward(t *testing.T) {
 	base, c := probedRelay(t)
 	port := relayTarget(t, "line")
-	for _, kind := range base.Available {
+	for _, kind := range base.available {
 		t.Log(kind)
-		r, _ := base.With(kind)
-		f, err := c.ForwardWith(context.Background(), ForwardOptions{
-			Dial: func(ctx context.Context) (net.Conn, error) { return r.Dial(ctx, port) },
+		r, _ := base.with(kind)
+		f, err := c.forward(context.Background(), ForwardOptions{
+			dial: func(ctx context.Context) (net.Conn, error) { return r.dial(ctx, port) },
 		})
 		if err != nil {
 			t.Fatal(err)
 		}
-		conn, err := net.Dial("tcp", f.Addrs()[0].String())
+		conn, err := net.Dial("tcp", f.addrs[0].String())
 		if err != nil {
 			t.Fatal(err)
 		}

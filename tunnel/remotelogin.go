@@ -45,12 +45,8 @@ const (
 	leaseDelay    = 5 * time.Second
 )
 
-// StartLogin starts argv on the remote host under the login wrapper, with o
+// startLogin starts argv on t under the login wrapper as session id, with o
 // for everything but the command line (o.Command is ignored).
-func (c *Client) StartLogin(ctx context.Context, argv []string, o SessionOptions) (*Login, error) {
-	return startLogin(ctx, c, newLoginID(), argv, o)
-}
-
 func startLogin(ctx context.Context, t Target, id string, argv []string, o SessionOptions) (*Login, error) {
 	o.Command = loginCommand(argv, id)
 	s, err := t.Start(ctx, o)
@@ -71,7 +67,7 @@ func (l *Login) holdLease(logf func(string, ...any)) {
 	defer close(l.leaseDone)
 	select {
 	case <-time.After(leaseDelay):
-	case <-l.Done():
+	case <-l.done():
 		return
 	}
 	pr, pw := io.Pipe()
@@ -105,7 +101,7 @@ func (l *Login) holdLease(logf func(string, ...any)) {
 		}
 		select {
 		case <-t.C:
-		case <-s.Done():
+		case <-s.done():
 			return
 		}
 	}
@@ -136,11 +132,11 @@ func (l *Login) Close() error {
 // new connection; the error says when even that failed, and the login is then
 // left to the next kfwd login to the host (see leaseScript).
 func (l *Login) Stop() error {
-	l.Signal(os.Interrupt)
+	l.signal(os.Interrupt)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	_, err := l.t.Run(ctx, stopCommand(l.id))
-	if c, ok := l.t.(*Client); ok && err != nil && c.Lost() != nil {
+	if c, ok := l.t.(*Client); ok && err != nil && c.lost() != nil {
 		err = l.stopOverNewConnection(c)
 	}
 	l.Close()
@@ -153,7 +149,7 @@ func (l *Login) Stop() error {
 // stopOverNewConnection dials the host of lost again and runs the stop
 // command there.
 func (l *Login) stopOverNewConnection(lost *Client) error {
-	c, err := lost.Redial()
+	c, err := lost.redial()
 	if err != nil {
 		return err
 	}
@@ -441,5 +437,5 @@ func octalQuote(s string) string {
 	return b.String()
 }
 
-// errNoRedial is returned by Redial for a Client not made by Dial.
+// errNoRedial is returned by redial for a Client not made by Dial.
 var errNoRedial = errors.New("no dial options to reconnect with")

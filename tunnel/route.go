@@ -28,11 +28,11 @@ func (r *Route) Kind() RouteKind {
 }
 
 // Dial opens a connection to the remote's loopback port.
-func (r *Route) Dial(ctx context.Context, port int) (net.Conn, error) {
+func (r *Route) dial(ctx context.Context, port int) (net.Conn, error) {
 	if r.relay != nil {
-		return r.relay.Dial(ctx, port)
+		return r.relay.dial(ctx, port)
 	}
-	return r.c.DialRemote(ctx, port)
+	return r.c.dialRemote(ctx, port)
 }
 
 // NoRouteError is a server that prohibits forwarding on a remote host without

@@ -53,10 +53,10 @@ func TestRoute(t *testing.T) {
 				t.Fatal(err)
 			}
 			if kind := r.Kind(); (kind == "direct-tcpip") != tc.direct ||
-				!tc.direct && !slices.Contains(RelayKinds, RelayKind(kind)) {
+				!tc.direct && !slices.Contains(relayKinds, RelayKind(kind)) {
 				t.Fatalf("Kind() = %q", kind)
 			}
-			conn, err := r.Dial(context.Background(), helloServer(t))
+			conn, err := r.dial(context.Background(), helloServer(t))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -71,9 +71,9 @@ func TestRoute(t *testing.T) {
 		c, _ := fwdClient(t, minisshd.Options{ForwardingProhibited: true, Exec: func(*minisshd.Session) int { return 0 }})
 		r, err := c.Route(context.Background())
 		var nr *NoRouteError
-		if r != nil || !errors.As(err, &nr) || !errors.Is(err, ErrNoRelay) ||
+		if r != nil || !errors.As(err, &nr) || !errors.Is(err, errNoRelay) ||
 			!strings.Contains(err.Error(), "administratively prohibited") {
-			t.Fatalf("got %v, %v; want a NoRouteError for ErrNoRelay", r, err)
+			t.Fatalf("got %v, %v; want a NoRouteError for errNoRelay", r, err)
 		}
 	})
 }

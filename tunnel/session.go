@@ -21,11 +21,10 @@ type SessionOptions struct {
 	// starts a login shell.
 	Command string
 	// PTY requests a terminal of Term (default "xterm-256color") sized
-	// Width x Height (default 80x24) with Modes (default: echo on, 38400 baud).
+	// Width x Height (default 80x24), echo on, 38400 baud.
 	PTY           bool
 	Term          string
 	Width, Height int
-	Modes         ssh.TerminalModes
 	// Env is sent as env requests before the command starts. Best effort:
 	// OpenSSH accepts only the names its AcceptEnv lists; refusals are logged.
 	Env map[string]string
@@ -43,9 +42,9 @@ type SessionOptions struct {
 // Session is a running command: an exec session on the SSH connection, or a
 // local process (a container runtime's exec, see Container).
 type Session struct {
-	p     process
-	stdin io.Reader
-	done  chan struct{}
+	p      process
+	stdin  io.Reader
+	exited chan struct{}
 
 	stdinDone chan struct{} // closed when the stdin copy has returned; nil without Stdin
 
@@ -81,7 +80,7 @@ func (c *Client) Start(ctx context.Context, o SessionOptions) (*Session, error) 
 
 	reqs := startRequests(o)
 	ss.Stdout, ss.Stderr = o.Stdout, o.Stderr
-	s := &Session{p: sshProcess{ss}, stdin: o.Stdin, done: make(chan struct{})}
+	s := &Session{p: sshProcess{ss}, stdin: o.Stdin, exited: make(chan struct{})}
 	var stdin io.WriteCloser
 	if o.Stdin != nil {
 		if stdin, err = ss.StdinPipe(); err != nil {
@@ -111,7 +110,7 @@ func (c *Client) Start(ctx context.Context, o SessionOptions) (*Session, error) 
 	}
 	s.run(stdin, func() (int, error) {
 		status, err := waitStatus(ss.Wait())
-		if lost := c.Lost(); err != nil && lost != nil {
+		if lost := c.lost(); err != nil && lost != nil {
 			err = lost // not x/crypto's "wait: remote command exited without exit status"
 		}
 		return status, err
@@ -134,7 +133,7 @@ func (s *Session) run(stdin io.WriteCloser, wait func() (int, error), release fu
 	go func() {
 		s.status, s.err = wait()
 		release()
-		close(s.done)
+		close(s.exited)
 	}()
 }
 
@@ -151,7 +150,7 @@ func startRequests(o SessionOptions) []ssh.ChannelRequest {
 		reqs = append(reqs, ssh.ChannelRequest{Name: "env", Payload: ssh.Marshal(&struct{ Name, Value string }{k, o.Env[k]})})
 	}
 	if o.PTY {
-		term, w, h, modes := o.Term, o.Width, o.Height, o.Modes
+		term, w, h := o.Term, o.Width, o.Height
 		if term == "" {
 			term = "xterm-256color"
 		}
@@ -161,9 +160,7 @@ func startRequests(o SessionOptions) []ssh.ChannelRequest {
 		if h <= 0 {
 			h = 24
 		}
-		if modes == nil {
-			modes = ssh.TerminalModes{ssh.ECHO: 1, ssh.TTY_OP_ISPEED: 38400, ssh.TTY_OP_OSPEED: 38400}
-		}
+		modes := ssh.TerminalModes{ssh.ECHO: 1, ssh.TTY_OP_ISPEED: 38400, ssh.TTY_OP_OSPEED: 38400}
 		opcodes := make([]int, 0, len(modes))
 		for k := range modes {
 			opcodes = append(opcodes, int(k))
@@ -254,7 +251,7 @@ func waitStatus(err error) (int, error) {
 // caller gets its stdin back intact. Otherwise the caller must not wait for the
 // copy (kfwd exits right after), and should not read the terminal afterwards.
 func (s *Session) Wait() (status int, err error) {
-	<-s.done
+	<-s.exited
 	s.once.Do(func() {
 		if s.stdinDone == nil {
 			return
@@ -276,7 +273,7 @@ func (s *Session) Wait() (status int, err error) {
 }
 
 // Done is closed when the command has exited (or the session was lost).
-func (s *Session) Done() <-chan struct{} { return s.done }
+func (s *Session) done() <-chan struct{} { return s.exited }
 
 // Resize tells the remote terminal its new size (window-change), which sends
 // SIGWINCH to the command.
@@ -298,7 +295,7 @@ var signalNames = map[os.Signal]ssh.Signal{
 // it since 7.9 (2018); older servers ignore it, so to end a login reliably send
 // SIGINT and then Close: sshd hangs up the command's process group when the
 // channel closes.
-func (s *Session) Signal(sig os.Signal) error {
+func (s *Session) signal(sig os.Signal) error {
 	if err := s.p.signal(sig); err != nil {
 		return fmt.Errorf("signalling remote command: %w", err)
 	}

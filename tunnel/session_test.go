@@ -15,7 +15,7 @@ import (
 func waitSession(t *testing.T, s *Session) (int, error) {
 	t.Helper()
 	select {
-	case <-s.Done():
+	case <-s.done():
 	case <-time.After(10 * time.Second):
 		t.Fatal("remote command did not end")
 	}
@@ -126,7 +126,7 @@ func TestSessionSignalInterrupt(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond) // let the command start
 		start := time.Now()
-		if err := s.Signal(syscall.SIGINT); err != nil {
+		if err := s.signal(syscall.SIGINT); err != nil {
 			t.Fatal(err)
 		}
 		status, err := waitSession(t, s)
@@ -143,7 +143,7 @@ func TestSessionSignalUnsupported(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	if err := s.Signal(syscall.SIGWINCH); err == nil {
+	if err := s.signal(syscall.SIGWINCH); err == nil {
 		t.Error("SIGWINCH accepted; it has no SSH name")
 	}
 }
@@ -210,7 +210,7 @@ func TestSessionWaitDoesNotWaitForStdin(t *testing.T) {
 func TestStartLoginStop(t *testing.T) {
 	c, _ := fwdClient(t, minisshd.Options{})
 	var out testutil.SyncBuffer
-	l, err := c.StartLogin(context.Background(), []string{"sh", "-c", "echo started; sleep 60"}, SessionOptions{Stdout: &out, Stderr: &out})
+	l, err := startLogin(context.Background(), c, newLoginID(), []string{"sh", "-c", "echo started; sleep 60"}, SessionOptions{Stdout: &out, Stderr: &out})
 	if err != nil {
 		t.Fatal(err)
 	}

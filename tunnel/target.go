@@ -6,7 +6,7 @@ import "context"
 // the SSH host itself (*Client), or a container on this machine or on the SSH
 // host (*Container), reached through its runtime's exec. Everything kfwd runs
 // on the remote side (the login, the stop command, probes, relays) goes
-// through these three methods, so it works the same in a container.
+// through these methods, so it works the same in a container.
 type Target interface {
 	// Start starts a command line, run by a POSIX sh or the user's login shell.
 	Start(ctx context.Context, o SessionOptions) (*Session, error)
@@ -16,9 +16,6 @@ type Target interface {
 	Run(ctx context.Context, command string) ([]byte, error)
 	// Route finds how to reach the target's loopback ports.
 	Route(ctx context.Context) (*Route, error)
-	// StartLogin starts a login command under kfwd's wrapper (opener shims,
-	// stop from outside).
-	StartLogin(ctx context.Context, argv []string, o SessionOptions) (*Login, error)
 }
 
 var (

@@ -81,16 +81,16 @@ type WatchOptions struct {
 	// Session is the login's KFWD_SESSION id, the value the login wrapper
 	// exports to every process of the login ([0-9a-zA-Z] only).
 	Session string
-	// Method forces "proc" or "lsof" (tests); "" picks by the remote's OS.
-	Method string
-	// Interval between two looks at the remote's sockets; default 40 ms (the
+	// method forces "proc" or "lsof" (tests); "" picks by the remote's OS.
+	method string
+	// interval between two looks at the remote's sockets; default 40 ms (the
 	// watch must see a listen() within 100 ms, and each look starts a process
 	// or two on the remote).
-	Interval time.Duration
-	// FindLogin is how long the watch looks for the login before it gives
+	interval time.Duration
+	// findLogin is how long the watch looks for the login before it gives
 	// up with WatchUnavailable (the login ended before the watch found it,
 	// or never ran); default a minute.
-	FindLogin time.Duration
+	findLogin time.Duration
 	// Logf receives verbose diagnostics; may be nil.
 	Logf func(format string, args ...any)
 }
@@ -133,9 +133,10 @@ func StartWatch(ctx context.Context, t Target, o WatchOptions) *Watch {
 	return w
 }
 
-// StartWatchedLogin is StartLogin with the listener watch for that login
-// started at the same time on the same connection: both sessions are opened
-// together, so the login starts as early as without the watch. wo.Session is
+// StartWatchedLogin starts argv on t under kfwd's login wrapper, with o for
+// everything but the command line (o.Command is ignored), and the listener
+// watch for that login at the same time on the same connection: both sessions
+// are opened together, so the login starts as early as without the watch. wo.Session is
 // set to the login's id. The caller closes the Watch.
 func StartWatchedLogin(ctx context.Context, t Target, argv []string, o SessionOptions, wo WatchOptions) (*Login, *Watch, error) {
 	id := newLoginID()
@@ -153,9 +154,6 @@ func StartWatchedLogin(ctx context.Context, t Target, argv []string, o SessionOp
 // has ended. The watch waits for the reader, so keep reading until it closes
 // or Close the watch.
 func (w *Watch) Reports() <-chan WatchReport { return w.reports }
-
-// Done is closed when the watch has ended and Reports is closed.
-func (w *Watch) Done() <-chan struct{} { return w.done }
 
 // Close stops the watch: it closes the remote session (sshd then closes the
 // script's stdin, which ends it) and waits until the watch has ended. On
@@ -220,7 +218,7 @@ func (w *Watch) run(ctx context.Context, t Target, o WatchOptions, logf func(str
 	// this pipe, or sshd closing the session) tells the script to stop.
 	inR, inW := io.Pipe()
 	defer inW.Close()
-	sess, err := t.Start(ctx, SessionOptions{Command: watchCommand(o.Session, o.Method, o.Interval, o.FindLogin), Stdin: inR, Stdout: pw, Logf: logf})
+	sess, err := t.Start(ctx, SessionOptions{Command: watchCommand(o.Session, o.method, o.interval, o.findLogin), Stdin: inR, Stdout: pw, Logf: logf})
 	if err != nil {
 		pw.Close()
 		if ctx.Err() == nil {
@@ -305,7 +303,7 @@ func validSessionID(id string) bool {
 // runs the watch script's start-up checks and returns the method it would use,
 // or a *WatchUnavailableError saying why it cannot. kfwd doctor reports it.
 func CheckWatch(ctx context.Context, t Target) (method string, err error) {
-	out, err := t.Run(ctx, WatchCommand("check", "check", 0))
+	out, err := t.Run(ctx, watchCommand("check", "check", 0, 0))
 	if err != nil && len(out) == 0 {
 		return "", &WatchUnavailableError{Reason: fmt.Sprintf("running the check: %v", err)}
 	}
@@ -463,14 +461,10 @@ func parseLsofSocket(s string) (netip.AddrPort, error) {
 	return netip.AddrPortFrom(a.Unmap(), uint16(port)), nil
 }
 
-// WatchCommand returns the remote command line of the watch for session id:
+// watchCommand returns the remote command line of the watch for session id:
 // `exec /bin/sh -c '<watchScript>' kfwd-watch ID METHOD NAP GIVEUP`. method is "" (by
 // the OS), "proc", "lsof" or "check" (start-up checks only); interval 0 is
-// 40 ms.
-func WatchCommand(id, method string, interval time.Duration) string {
-	return watchCommand(id, method, interval, 0)
-}
-
+// 40 ms, findLogin 0 the default.
 func watchCommand(id, method string, interval, findLogin time.Duration) string {
 	if method == "" {
 		method = "auto"

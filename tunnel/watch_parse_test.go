@@ -122,14 +122,14 @@ func TestWatchParserErrors(t *testing.T) {
 // TestWatchCommandQuoting: the command is one line that any login shell
 // passes to /bin/sh unchanged, and the session id cannot inject anything.
 func TestWatchCommandQuoting(t *testing.T) {
-	c := WatchCommand("abc123", "", 0)
+	c := watchCommand("abc123", "", 0, 0)
 	if !strings.HasPrefix(c, "exec /bin/sh -c '") || !strings.HasSuffix(c, "' kfwd-watch abc123 auto 0.040 1501") {
 		t.Errorf("command = %.40q ... %q", c, c[len(c)-40:])
 	}
 	if strings.Count(c, "'") != 2 || strings.Contains(c, "\n") {
 		t.Error("the script is not one single-quoted line")
 	}
-	if c := WatchCommand("x", "", 0); !strings.HasSuffix(c, " kfwd-watch x auto 0.040 1501") {
+	if c := watchCommand("x", "", 0, 0); !strings.HasSuffix(c, " kfwd-watch x auto 0.040 1501") {
 		t.Errorf("command ends %q", c[len(c)-30:])
 	}
 	for _, id := range []string{"", "a b", "a;rm", "$(x)", strings.Repeat("a", 65)} {

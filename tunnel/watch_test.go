@@ -75,7 +75,7 @@ func startWatchedLogin(t *testing.T, c *Client, method string, prefix ...string)
 	outR, outW := io.Pipe()
 	argv := append(append([]string{}, prefix...), "env", "KFWD_WATCH_HELPER=1", exe)
 	login, watch, err := StartWatchedLogin(ctx, c, argv, SessionOptions{Stdin: inR, Stdout: outW, Stderr: os.Stderr},
-		WatchOptions{Method: method, Interval: 20 * time.Millisecond})
+		WatchOptions{method: method, interval: 20 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -354,7 +354,7 @@ func TestWatchKilled(t *testing.T) {
 // where no EOF would come.
 func TestWatchLoginNeverFound(t *testing.T) {
 	c, _ := fwdClient(t, minisshd.Options{})
-	w := StartWatch(context.Background(), c, WatchOptions{Session: "nosuchlogin1", Interval: 10 * time.Millisecond, FindLogin: 300 * time.Millisecond})
+	w := StartWatch(context.Background(), c, WatchOptions{Session: "nosuchlogin1", interval: 10 * time.Millisecond, findLogin: 300 * time.Millisecond})
 	defer w.Close()
 	var last WatchReport
 	for r := range w.Reports() {
