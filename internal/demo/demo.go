@@ -31,26 +31,19 @@ import (
 // opener shims do) starts the built-in login.
 const Command = "kfwd-demo-login"
 
-// Version is what `kfwd-demo-login --version` prints on the demo host.
-const Version = "kfwd-demo-login 1.0.0"
+// loginVersion is what `kfwd-demo-login --version` prints on the demo host.
+const loginVersion = "kfwd-demo-login 1.0.0"
 
-// Alias and User are the ssh_config Host alias and login user WriteSSHConfig uses.
+// Alias and loginUser are the ssh_config Host alias and login user WriteSSHConfig uses.
 const (
-	Alias = "kfwd-demo"
-	User  = "demo"
+	Alias     = "kfwd-demo"
+	loginUser = "demo"
 )
 
 // Options configure Start.
 type Options struct {
-	// Port fixes the remote login's callback port; 0 picks, for each login, a
-	// port that is free on this machine's loopback too (kfwd listens on the
-	// same port here).
-	Port int
 	// LoginTimeout bounds one remote login (default 2 minutes).
 	LoginTimeout time.Duration
-	// ForwardingProhibited makes the SSH server refuse forwards, as OpenSSH
-	// does with AllowTcpForwarding no.
-	ForwardingProhibited bool
 	// Logf receives diagnostics (never codes or tokens); may be nil.
 	Logf func(format string, args ...any)
 }
@@ -61,8 +54,8 @@ type Demo struct {
 	Issuer string
 	// SSH is the demo host's SSH server on local loopback.
 	SSH *minisshd.Server
-	// Remote is the demo host's loopback: reachable only through SSH forwards.
-	Remote *minisshd.MemNet
+	// remote is the demo host's loopback: reachable only through SSH forwards.
+	remote *minisshd.MemNet
 
 	idp       *oauthdemo.Server
 	clientKey ed25519.PrivateKey
@@ -81,7 +74,7 @@ func Start(opts Options) (*Demo, error) {
 	}
 	d := &Demo{
 		idp:    oauthdemo.New(""),
-		Remote: minisshd.NewMemNet(),
+		remote: minisshd.NewMemNet(),
 		opts:   opts,
 		// The token exchange goes over real loopback HTTP, never through a proxy.
 		http: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{Proxy: nil}},
@@ -118,11 +111,10 @@ func (d *Demo) startSSH() error {
 		return fmt.Errorf("generating the demo client key: %w", err)
 	}
 	d.SSH, err = minisshd.New(minisshd.Options{
-		HostKey:              hostKey,
-		Authorized:           []ssh.PublicKey{authorized},
-		Exec:                 d.exec,
-		Dial:                 d.Remote.Dial,
-		ForwardingProhibited: d.opts.ForwardingProhibited,
+		HostKey:    hostKey,
+		Authorized: []ssh.PublicKey{authorized},
+		Exec:       d.exec,
+		Dial:       d.remote.Dial,
 	})
 	if err != nil {
 		return fmt.Errorf("starting the demo SSH server: %w", err)
@@ -142,20 +134,20 @@ func (d *Demo) Logins() []oauthdemo.Claims {
 	return append([]oauthdemo.Claims(nil), d.logins...)
 }
 
-// Issued returns every code and token the identity provider handed out, so
+// issued returns every code and token the identity provider handed out, so
 // tests can check that none of them reached the terminal.
-func (d *Demo) Issued() []string { return d.idp.Issued() }
+func (d *Demo) issued() []string { return d.idp.Issued() }
 
-// HostKey returns the demo host's public host key.
-func (d *Demo) HostKey() ssh.PublicKey { return d.SSH.HostKey.PublicKey() }
+// hostPublicKey returns the demo host's public host key.
+func (d *Demo) hostPublicKey() ssh.PublicKey { return d.SSH.HostKey.PublicKey() }
 
-// KnownHostsLine returns the known_hosts line for the demo host.
-func (d *Demo) KnownHostsLine() string {
-	return knownhosts.Line([]string{knownhosts.Normalize(d.SSH.Addr)}, d.HostKey())
+// knownHostsLine returns the known_hosts line for the demo host.
+func (d *Demo) knownHostsLine() string {
+	return knownhosts.Line([]string{knownhosts.Normalize(d.SSH.Addr)}, d.hostPublicKey())
 }
 
-// ClientKeyPEM returns the client's private key in OpenSSH format, unencrypted.
-func (d *Demo) ClientKeyPEM() ([]byte, error) {
+// clientKeyPEM returns the client's private key in OpenSSH format, unencrypted.
+func (d *Demo) clientKeyPEM() ([]byte, error) {
 	b, err := ssh.MarshalPrivateKey(d.clientKey, "kfwd demo")
 	if err != nil {
 		return nil, fmt.Errorf("encoding the demo client key: %w", err)
@@ -168,7 +160,7 @@ func (d *Demo) ClientKeyPEM() ([]byte, error) {
 // Alias reaches the demo host with StrictHostKeyChecking yes and no agent. It
 // returns the ssh_config path.
 func (d *Demo) WriteSSHConfig(dir string) (string, error) {
-	key, err := d.ClientKeyPEM()
+	key, err := d.clientKeyPEM()
 	if err != nil {
 		return "", err
 	}
@@ -178,7 +170,7 @@ func (d *Demo) WriteSSHConfig(dir string) (string, error) {
 	if err := os.WriteFile(keyFile, key, 0o600); err != nil {
 		return "", fmt.Errorf("writing the demo key: %w", err)
 	}
-	if err := os.WriteFile(khFile, []byte(d.KnownHostsLine()+"\n"), 0o600); err != nil {
+	if err := os.WriteFile(khFile, []byte(d.knownHostsLine()+"\n"), 0o600); err != nil {
 		return "", fmt.Errorf("writing the demo known_hosts: %w", err)
 	}
 	cfg := fmt.Sprintf(`# kfwd demo: an in-process SSH server on this machine's loopback.
@@ -191,7 +183,7 @@ Host %s
     IdentityAgent none
     UserKnownHostsFile %s
     StrictHostKeyChecking yes
-`, Alias, d.SSH.Port(), User, quote(keyFile), quote(khFile))
+`, Alias, d.SSH.Port(), loginUser, quote(keyFile), quote(khFile))
 	if err := os.WriteFile(cfgFile, []byte(cfg), 0o600); err != nil {
 		return "", fmt.Errorf("writing the demo ssh_config: %w", err)
 	}
@@ -224,7 +216,7 @@ func (d *Demo) exec(s *minisshd.Session) int {
 		}
 		return 1
 	case len(fields) == 2 && unquote(fields[0]) == Command && fields[1] == "--version":
-		fmt.Fprintln(s.Stdout, Version)
+		fmt.Fprintln(s.Stdout, loginVersion)
 		return 0
 	case strings.Contains(s.Command, Command):
 		return d.login(s)
@@ -302,9 +294,6 @@ func writeClaims(w io.Writer, c *oauthdemo.Claims) {
 // listen opens the login's callback listener on the remote loopback, on a
 // port that is also free on local loopback so that kfwd can forward it as is.
 func (d *Demo) listen() (net.Listener, error) {
-	if d.opts.Port != 0 {
-		return d.listenRemote(d.opts.Port)
-	}
 	var lastErr error
 	for range 20 {
 		port, err := freeLocalPort()
@@ -321,7 +310,7 @@ func (d *Demo) listen() (net.Listener, error) {
 }
 
 func (d *Demo) listenRemote(port int) (net.Listener, error) {
-	ln, err := d.Remote.Listen(port)
+	ln, err := d.remote.Listen(port)
 	if err != nil {
 		return nil, fmt.Errorf("listening for the callback: %w", err)
 	}

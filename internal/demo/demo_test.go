@@ -58,7 +58,7 @@ func dialDemo(t *testing.T, d *Demo) *ssh.Client {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := ssh.Dial("tcp", d.SSH.Addr, &ssh.ClientConfig{User: User, Auth: []ssh.AuthMethod{ssh.PublicKeys(signer)}, HostKeyCallback: hk, Timeout: 5 * time.Second})
+	c, err := ssh.Dial("tcp", d.SSH.Addr, &ssh.ClientConfig{User: loginUser, Auth: []ssh.AuthMethod{ssh.PublicKeys(signer)}, HostKeyCallback: hk, Timeout: 5 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -161,7 +161,7 @@ func TestLoginThroughForward(t *testing.T) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
 	}
-	for _, secret := range d.Issued() {
+	for _, secret := range d.issued() {
 		if strings.Contains(out, secret) {
 			t.Errorf("output leaks an issued code or token")
 		}
@@ -189,7 +189,7 @@ func TestDoctorCommands(t *testing.T) {
 	if out, err := run("command -v kiro-cli"); err == nil {
 		t.Errorf("command -v kiro-cli succeeded: %q", out)
 	}
-	if out, err := run(Command + " --version"); err != nil || strings.TrimSpace(out) != Version {
+	if out, err := run(Command + " --version"); err != nil || strings.TrimSpace(out) != loginVersion {
 		t.Errorf("--version: %q %v", out, err)
 	}
 	_, err := run("ls /")
