@@ -19,14 +19,14 @@ import (
 	"github.com/cpuguy83/go-md2man/v2/md2man"
 )
 
-// Source and Output are the man page paths relative to the module root.
+// source and output are the man page paths relative to the module root.
 const (
-	Source = "docs/kfwd.1.md"
-	Output = "docs/kfwd.1"
+	source = "docs/kfwd.1.md"
+	output = "docs/kfwd.1"
 )
 
-// Render converts the go-md2man markdown source to roff.
-func Render(src []byte) []byte {
+// render converts the go-md2man markdown source to roff.
+func render(src []byte) []byte {
 	return md2man.Render(src)
 }
 
@@ -45,8 +45,8 @@ func moduleRoot(dir string) (string, error) {
 }
 
 func run() error {
-	in := flag.String("in", "", "markdown source (default: <module root>/"+Source+")")
-	out := flag.String("out", "", "roff output, - for stdout (default: <module root>/"+Output+")")
+	in := flag.String("in", "", "markdown source (default: <module root>/"+source+")")
+	out := flag.String("out", "", "roff output, - for stdout (default: <module root>/"+output+")")
 	flag.Parse()
 	if *in == "" || *out == "" {
 		wd, err := os.Getwd()
@@ -58,17 +58,17 @@ func run() error {
 			return err
 		}
 		if *in == "" {
-			*in = filepath.Join(root, Source)
+			*in = filepath.Join(root, source)
 		}
 		if *out == "" {
-			*out = filepath.Join(root, Output)
+			*out = filepath.Join(root, output)
 		}
 	}
 	src, err := os.ReadFile(*in)
 	if err != nil {
 		return fmt.Errorf("reading man page source: %w", err)
 	}
-	roff := Render(src)
+	roff := render(src)
 	if *out == "-" {
 		_, err = os.Stdout.Write(roff)
 		return err

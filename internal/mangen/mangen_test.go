@@ -19,7 +19,7 @@ func paths(t *testing.T) (src, out string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return filepath.Join(root, Source), filepath.Join(root, Output)
+	return filepath.Join(root, source), filepath.Join(root, output)
 }
 
 // TestManPageUpToDate fails when docs/kfwd.1 is not what docs/kfwd.1.md renders to.
@@ -33,8 +33,8 @@ func TestManPageUpToDate(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%v (run: go run ./internal/mangen)", err)
 	}
-	if want := Render(src); !bytes.Equal(committed, want) {
-		t.Fatalf("%s is stale: run go run ./internal/mangen and commit the result", Output)
+	if want := render(src); !bytes.Equal(committed, want) {
+		t.Fatalf("%s is stale: run go run ./internal/mangen and commit the result", output)
 	}
 }
 
@@ -45,7 +45,7 @@ func TestManPageSections(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	roff := string(Render(src))
+	roff := string(render(src))
 	if !strings.HasPrefix(roff, ".nh\n.TH KFWD 1 ") {
 		t.Errorf("rendered page does not start with a KFWD(1) title line:\n%.200s", roff)
 	}
