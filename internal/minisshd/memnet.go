@@ -1,7 +1,6 @@
 package minisshd
 
 import (
-	"context"
 	"fmt"
 	"net"
 	"sync"
@@ -51,19 +50,6 @@ func (m *MemNet) Dial(host string, port int) (net.Conn, error) {
 	case <-l.done:
 		return nil, fmt.Errorf("dial memnet %s:%d: connection refused", host, port)
 	}
-}
-
-// DialContext adapts Dial for http.Transport and friends.
-func (m *MemNet) DialContext(_ context.Context, _, addr string) (net.Conn, error) {
-	host, port, err := net.SplitHostPort(addr)
-	if err != nil {
-		return nil, err
-	}
-	var p int
-	if _, err := fmt.Sscan(port, &p); err != nil {
-		return nil, err
-	}
-	return m.Dial(host, p)
 }
 
 type memListener struct {
