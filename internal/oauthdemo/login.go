@@ -31,26 +31,10 @@ const (
 	StyleNone
 )
 
-// ParseStyle parses "plain", "urlencoded" or "none".
-func ParseStyle(s string) (Style, error) {
-	switch s {
-	case "plain":
-		return StylePlain, nil
-	case "urlencoded":
-		return StyleURLEncoded, nil
-	case "none":
-		return StyleNone, nil
-	}
-	return 0, fmt.Errorf("unknown login style %q (want plain, urlencoded or none)", s)
-}
-
 // LoginOptions configure Login and DeviceLogin.
 type LoginOptions struct {
 	// Issuer is the base URL of the authorization server (a Server).
 	Issuer string
-	// ClientID defaults to DefaultClientID.
-	ClientID string
-	Scopes   []string
 
 	// Listener is the loopback callback listener; when nil Login listens on ListenAddr.
 	Listener net.Listener
@@ -58,8 +42,6 @@ type LoginOptions struct {
 	ListenAddr string
 	// RedirectHost is the host written into redirect_uri: "127.0.0.1" (default), "localhost" or "[::1]".
 	RedirectHost string
-	// CallbackPath defaults to "/callback".
-	CallbackPath string
 	// OneConn makes the callback listener accept a single connection and then close, like some
 	// CLIs do. A stray connection (a port probe, a browser preconnect) then breaks the login.
 	OneConn bool
@@ -76,11 +58,7 @@ type LoginOptions struct {
 }
 
 func (o *LoginOptions) config(redirectURL string) *oauth2.Config {
-	id := o.ClientID
-	if id == "" {
-		id = DefaultClientID
-	}
-	return &oauth2.Config{ClientID: id, Endpoint: Endpoint(o.Issuer), RedirectURL: redirectURL, Scopes: o.Scopes}
+	return &oauth2.Config{ClientID: defaultClientID, Endpoint: endpoint(o.Issuer), RedirectURL: redirectURL}
 }
 
 func (o *LoginOptions) ctx(ctx context.Context) context.Context {
@@ -128,11 +106,7 @@ func Login(ctx context.Context, opts LoginOptions) (*oauth2.Token, error) {
 	if host == "" {
 		host = "127.0.0.1"
 	}
-	path := opts.CallbackPath
-	if path == "" {
-		path = "/callback"
-	}
-	redirectURL := "http://" + host + ":" + strconv.Itoa(port) + path
+	redirectURL := "http://" + host + ":" + strconv.Itoa(port) + "/callback"
 	cfg := opts.config(redirectURL)
 	verifier := oauth2.GenerateVerifier()
 	state := randomString(16)
@@ -147,7 +121,7 @@ func Login(ctx context.Context, opts LoginOptions) (*oauth2.Token, error) {
 	finish := func(r result) { once.Do(func() { done <- r }) }
 	exchangeCtx := opts.ctx(ctx)
 	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != path {
+		if r.URL.Path != "/callback" {
 			http.NotFound(w, r)
 			return
 		}

@@ -92,15 +92,15 @@ func TestLoginStyles(t *testing.T) {
 			var out testutil.SyncBuffer
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
-			tok, err := Login(ctx, LoginOptions{Issuer: s.Issuer(), Listener: l, Style: tc.style, RedirectHost: tc.host, Open: open, Out: &out})
+			tok, err := Login(ctx, LoginOptions{Issuer: s.issuer(), Listener: l, Style: tc.style, RedirectHost: tc.host, Open: open, Out: &out})
 			if err != nil {
 				t.Fatalf("Login: %v\noutput:\n%s", err, out.String())
 			}
-			c, err := s.Claims(tok.AccessToken)
+			c, err := s.claims(tok.AccessToken)
 			if err != nil {
 				t.Fatalf("Claims: %v", err)
 			}
-			if c.Sub != s.User.Sub || c.Name != s.User.Name || c.Iss != s.Issuer() {
+			if c.Sub != s.user.Sub || c.Name != s.user.Name || c.Iss != s.issuer() {
 				t.Errorf("claims = %+v", c)
 			}
 			got := out.String()
@@ -147,7 +147,7 @@ func TestLoginNoneStyleFallsBack(t *testing.T) {
 			time.Sleep(10 * time.Millisecond)
 		}
 	}()
-	_, err := Login(ctx, LoginOptions{Issuer: s.Issuer(), Style: StyleNone, Open: func(string) error { return errors.New("no browser") }, Out: &out})
+	_, err := Login(ctx, LoginOptions{Issuer: s.issuer(), Style: StyleNone, Open: func(string) error { return errors.New("no browser") }, Out: &out})
 	if err != nil {
 		t.Fatalf("Login: %v\n%s", err, out.String())
 	}
@@ -163,7 +163,7 @@ func TestLoginOneConn(t *testing.T) {
 		open, _ := asyncBrowser(t)
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		if _, err := Login(ctx, LoginOptions{Issuer: s.Issuer(), OneConn: true, Open: open}); err != nil {
+		if _, err := Login(ctx, LoginOptions{Issuer: s.issuer(), OneConn: true, Open: open}); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -188,7 +188,7 @@ func TestLoginOneConn(t *testing.T) {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
-		_, err = Login(ctx, LoginOptions{Issuer: s.Issuer(), Listener: l, OneConn: true, Open: open})
+		_, err = Login(ctx, LoginOptions{Issuer: s.issuer(), Listener: l, OneConn: true, Open: open})
 		if !errors.Is(err, context.DeadlineExceeded) {
 			t.Fatalf("Login err = %v, want deadline exceeded", err)
 		}
@@ -210,7 +210,7 @@ func TestLoginStateMismatch(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	_, err = Login(ctx, LoginOptions{Issuer: s.Issuer(), Listener: l, Open: open})
+	_, err = Login(ctx, LoginOptions{Issuer: s.issuer(), Listener: l, Open: open})
 	if err == nil || !strings.Contains(err.Error(), "state mismatch") {
 		t.Fatalf("err = %v", err)
 	}
@@ -222,15 +222,15 @@ func TestDeviceLogin(t *testing.T) {
 	var out testutil.SyncBuffer
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	tok, err := DeviceLogin(ctx, LoginOptions{Issuer: s.Issuer(), Style: StylePlain, Open: open, Out: &out})
+	tok, err := DeviceLogin(ctx, LoginOptions{Issuer: s.issuer(), Style: StylePlain, Open: open, Out: &out})
 	if err != nil {
 		t.Fatalf("DeviceLogin: %v\n%s", err, out.String())
 	}
-	if _, err := s.Claims(tok.AccessToken); err != nil {
+	if _, err := s.claims(tok.AccessToken); err != nil {
 		t.Fatal(err)
 	}
 	got := out.String()
-	if !regexp.MustCompile(`code: [B-Z]{4}-[B-Z]{4}\n`).MatchString(got) || !strings.Contains(got, s.Issuer()+"/device") ||
+	if !regexp.MustCompile(`code: [B-Z]{4}-[B-Z]{4}\n`).MatchString(got) || !strings.Contains(got, s.issuer()+"/device") ||
 		!strings.Contains(got, "Logged in as Demo User") {
 		t.Errorf("output:\n%s", got)
 	}
@@ -246,7 +246,7 @@ func TestDeviceLogin(t *testing.T) {
 // success, the access token.
 func postToken(t *testing.T, s *Server, form url.Values) (int, string) {
 	t.Helper()
-	resp, err := http.PostForm(s.Issuer()+"/token", form)
+	resp, err := http.PostForm(s.issuer()+"/token", form)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -261,7 +261,7 @@ func postToken(t *testing.T, s *Server, form url.Values) (int, string) {
 
 func TestDevicePendingThenApproved(t *testing.T) {
 	s := startServer(t)
-	cfg := &oauth2.Config{ClientID: DefaultClientID, Endpoint: s.Endpoint()}
+	cfg := &oauth2.Config{ClientID: defaultClientID, Endpoint: endpoint(s.issuer())}
 	ctx := context.Background()
 	da, err := cfg.DeviceAuth(ctx)
 	if err != nil {
@@ -269,7 +269,7 @@ func TestDevicePendingThenApproved(t *testing.T) {
 	}
 	poll := func() (int, string) {
 		return postToken(t, s, url.Values{
-			"client_id": {DefaultClientID}, "grant_type": {"urn:ietf:params:oauth:grant-type:device_code"}, "device_code": {da.DeviceCode}})
+			"client_id": {defaultClientID}, "grant_type": {"urn:ietf:params:oauth:grant-type:device_code"}, "device_code": {da.DeviceCode}})
 	}
 	if code, e := poll(); code != 400 || e != "authorization_pending" {
 		t.Fatalf("before approval: %d %q", code, e)
@@ -291,7 +291,7 @@ func noRedirect() *http.Client {
 
 func authorizeQuery(redirect, challenge string) url.Values {
 	return url.Values{
-		"client_id": {DefaultClientID}, "response_type": {"code"}, "redirect_uri": {redirect},
+		"client_id": {defaultClientID}, "response_type": {"code"}, "redirect_uri": {redirect},
 		"state": {"st"}, "code_challenge": {challenge}, "code_challenge_method": {"S256"},
 	}
 }
@@ -320,7 +320,7 @@ func TestAuthorizeValidation(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			q := authorizeQuery(redirect, "abc")
 			tc.edit(q)
-			resp, err := noRedirect().Get(s.Issuer() + "/authorize?" + q.Encode())
+			resp, err := noRedirect().Get(s.issuer() + "/authorize?" + q.Encode())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -355,7 +355,7 @@ func TestTokenExchangeChecks(t *testing.T) {
 	sum := sha256.Sum256([]byte(verifier))
 	challenge := base64.RawURLEncoding.EncodeToString(sum[:])
 	newCode := func() string {
-		resp, err := noRedirect().Get(s.Issuer() + "/authorize?" + authorizeQuery(redirect, challenge).Encode())
+		resp, err := noRedirect().Get(s.issuer() + "/authorize?" + authorizeQuery(redirect, challenge).Encode())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -364,7 +364,7 @@ func TestTokenExchangeChecks(t *testing.T) {
 		return loc.Query().Get("code")
 	}
 	exchange := func(code, verifier, redirectURI string) (int, string) {
-		return postToken(t, s, url.Values{"grant_type": {"authorization_code"}, "client_id": {DefaultClientID},
+		return postToken(t, s, url.Values{"grant_type": {"authorization_code"}, "client_id": {defaultClientID},
 			"code": {code}, "code_verifier": {verifier}, "redirect_uri": {redirectURI}})
 	}
 	if code, e := exchange(newCode(), oauth2.GenerateVerifier(), redirect); code != 400 || e != "invalid_grant" {
@@ -378,13 +378,13 @@ func TestTokenExchangeChecks(t *testing.T) {
 	if code != 200 {
 		t.Fatalf("good exchange: %d %q", code, tok)
 	}
-	if _, err := s.Claims(tok); err != nil {
+	if _, err := s.claims(tok); err != nil {
 		t.Errorf("Claims: %v", err)
 	}
 	if code, e := exchange(c, verifier, redirect); code != 400 || e != "invalid_grant" {
 		t.Errorf("code reused: %d %q", code, e)
 	}
-	s.CodeTTL = time.Nanosecond
+	s.codeLife = time.Nanosecond
 	c = newCode()
 	time.Sleep(time.Millisecond)
 	if code, e := exchange(c, verifier, redirect); code != 400 || e != "invalid_grant" {
@@ -396,7 +396,7 @@ func TestClaimsRejects(t *testing.T) {
 	s := New("http://issuer.test")
 	other := New("http://issuer.test")
 	good := s.signer.sign(Claims{Sub: "a", Name: "A", Iss: "http://issuer.test", Iat: time.Now().Unix(), Exp: time.Now().Add(time.Hour).Unix()})
-	if c, err := s.Claims(good); err != nil || c.Sub != "a" {
+	if c, err := s.claims(good); err != nil || c.Sub != "a" {
 		t.Fatalf("good token: %v %v", c, err)
 	}
 	parts := strings.Split(good, ".")
@@ -405,11 +405,11 @@ func TestClaimsRejects(t *testing.T) {
 	expired := s.signer.sign(Claims{Sub: "a", Iss: "http://issuer.test", Exp: time.Now().Add(-time.Second).Unix()})
 	wrongIss := s.signer.sign(Claims{Sub: "a", Iss: "http://elsewhere", Exp: time.Now().Add(time.Hour).Unix()})
 	for name, tok := range map[string]string{"tampered": tampered, "expired": expired, "issuer": wrongIss, "garbage": "a.b.c", "empty": ""} {
-		if _, err := s.Claims(tok); !errors.Is(err, ErrInvalidToken) {
+		if _, err := s.claims(tok); !errors.Is(err, errInvalidToken) {
 			t.Errorf("%s: err = %v", name, err)
 		}
 	}
-	if _, err := other.Claims(good); !errors.Is(err, ErrInvalidToken) {
+	if _, err := other.claims(good); !errors.Is(err, errInvalidToken) {
 		t.Errorf("token verified by another server's key: %v", err)
 	}
 }
@@ -433,8 +433,8 @@ func TestHandOff(t *testing.T) {
 	var page string
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	_, err := Login(ctx, LoginOptions{Issuer: s.Issuer(), Style: StyleNone, Out: &out, Open: func(u string) error {
-		p, err := HandOff(ctx, nil, s.Issuer(), u)
+	_, err := Login(ctx, LoginOptions{Issuer: s.issuer(), Style: StyleNone, Out: &out, Open: func(u string) error {
+		p, err := HandOff(ctx, nil, s.issuer(), u)
 		if err != nil {
 			return err
 		}
@@ -447,13 +447,13 @@ func TestHandOff(t *testing.T) {
 	if body := <-pages; !strings.Contains(body, "You are signed in") {
 		t.Errorf("browser ended on %q", body)
 	}
-	if !strings.HasPrefix(page, s.Issuer()+"/cli-session?id=") || strings.Contains(page, "127.0.0.1%3A") || strings.Count(page, ":") != 2 {
+	if !strings.HasPrefix(page, s.issuer()+"/cli-session?id=") || strings.Contains(page, "127.0.0.1%3A") || strings.Count(page, ":") != 2 {
 		t.Errorf("page URL %q", page)
 	}
-	if _, err := HandOff(ctx, nil, s.Issuer(), "https://evil.example/authorize?x"); err == nil {
+	if _, err := HandOff(ctx, nil, s.issuer(), "https://evil.example/authorize?x"); err == nil {
 		t.Error("a foreign URL was accepted")
 	}
-	if body, err := browse(s.Issuer() + "/cli-session?id=nope"); err == nil {
+	if body, err := browse(s.issuer() + "/cli-session?id=nope"); err == nil {
 		t.Errorf("unknown session: %q", body)
 	}
 }

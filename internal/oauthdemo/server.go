@@ -22,12 +22,12 @@ import (
 	"golang.org/x/oauth2"
 )
 
-// DefaultClientID is the public client every Server accepts.
-const DefaultClientID = "kfwd-demo"
+// defaultClientID is the public client every Server accepts.
+const defaultClientID = "kfwd-demo"
 
-// User is the account the Server signs in. It stands for a person who is already signed in to the
+// account is the account the Server signs in. It stands for a person who is already signed in to the
 // identity provider in their browser, so /authorize approves without asking.
-type User struct {
+type account struct {
 	Sub  string
 	Name string
 }
@@ -45,28 +45,24 @@ type User struct {
 //
 // Access tokens are Ed25519-signed JWTs with the claims sub, name, iat, exp and iss.
 type Server struct {
-	// User is the signed-in account. Set it before serving.
-	User User
-	// CodeTTL bounds the life of authorization codes and device codes (default 2 minutes).
-	CodeTTL time.Duration
-	// TokenTTL is the life of access tokens (default 1 hour).
-	TokenTTL time.Duration
-	// DeviceInterval is the polling interval, in seconds, announced to device clients (default 1).
-	DeviceInterval int
+	// user is the signed-in account.
+	user account
+	// codeLife bounds the life of authorization codes and device codes (default 2 minutes).
+	codeLife time.Duration
 
 	signer signer
 
-	mu       sync.Mutex
-	issuer   string
-	clients  map[string]bool
-	codes    map[string]*authCode
-	devices  map[string]*deviceGrant // by device_code
-	userCode map[string]string       // user_code -> device_code
-	issued   []string
-	sessions map[string]string // cli-session id -> authorize URL
-	httpSrv  *http.Server
-	listener net.Listener
-	now      func() time.Time
+	mu        sync.Mutex
+	issuerURL string
+	clients   map[string]bool
+	codes     map[string]*authCode
+	devices   map[string]*deviceGrant // by device_code
+	userCode  map[string]string       // user_code -> device_code
+	issued    []string
+	sessions  map[string]string // cli-session id -> authorize URL
+	httpSrv   *http.Server
+	listener  net.Listener
+	now       func() time.Time
 }
 
 type authCode struct {
@@ -83,50 +79,45 @@ type deviceGrant struct {
 	approved bool
 }
 
-// New returns a Server whose tokens name issuer (e.g. "http://127.0.0.1:8080"); use SetIssuer or Start
+const (
+	// tokenTTL is the life of access tokens.
+	tokenTTL = time.Hour
+	// deviceInterval is the polling interval, in seconds, announced to device clients.
+	deviceInterval = 1
+)
+
+// New returns a Server whose tokens name issuer (e.g. "http://127.0.0.1:8080"); use Start
 // when the address is only known after listening. It generates a fresh signing key.
 func New(issuer string) *Server {
 	return &Server{
-		User:     User{Sub: "demo-user-1", Name: "Demo User"},
-		signer:   newSigner(),
-		issuer:   strings.TrimRight(issuer, "/"),
-		clients:  map[string]bool{DefaultClientID: true},
-		codes:    map[string]*authCode{},
-		devices:  map[string]*deviceGrant{},
-		userCode: map[string]string{},
-		sessions: map[string]string{},
-		now:      time.Now,
+		user:      account{Sub: "demo-user-1", Name: "Demo User"},
+		signer:    newSigner(),
+		issuerURL: strings.TrimRight(issuer, "/"),
+		clients:   map[string]bool{defaultClientID: true},
+		codes:     map[string]*authCode{},
+		devices:   map[string]*deviceGrant{},
+		userCode:  map[string]string{},
+		sessions:  map[string]string{},
+		now:       time.Now,
 	}
 }
 
-// SetIssuer sets the base URL the server advertises and puts into tokens.
-func (s *Server) SetIssuer(issuer string) {
+// setIssuer sets the base URL the server advertises and puts into tokens.
+func (s *Server) setIssuer(issuer string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.issuer = strings.TrimRight(issuer, "/")
+	s.issuerURL = strings.TrimRight(issuer, "/")
 }
 
-// Issuer returns the base URL of the server.
-func (s *Server) Issuer() string {
+// issuer returns the base URL of the server.
+func (s *Server) issuer() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.issuer
+	return s.issuerURL
 }
 
-// AddClient registers another public client ID.
-func (s *Server) AddClient(clientID string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.clients[clientID] = true
-}
-
-// Endpoint returns the oauth2 endpoint of the server.
-func (s *Server) Endpoint() oauth2.Endpoint {
-	return Endpoint(s.Issuer())
-}
-
-// Endpoint returns the oauth2 endpoint of a Server at issuer.
-func Endpoint(issuer string) oauth2.Endpoint {
+// endpoint returns the oauth2 endpoint of a Server at issuer.
+func endpoint(issuer string) oauth2.Endpoint {
 	issuer = strings.TrimRight(issuer, "/")
 	return oauth2.Endpoint{
 		AuthURL:       issuer + "/authorize",
@@ -152,7 +143,7 @@ func (s *Server) Start(addr string) (string, error) {
 		return "", fmt.Errorf("starting authorization server: %w", err)
 	}
 	issuer := "http://" + l.Addr().String()
-	s.SetIssuer(issuer)
+	s.setIssuer(issuer)
 	srv := &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
 	s.mu.Lock()
 	s.httpSrv, s.listener = srv, l
@@ -206,13 +197,13 @@ func (s *Server) cliSession(w http.ResponseWriter, r *http.Request) {
 		u := r.PostFormValue("authorize")
 		s.mu.Lock()
 		defer s.mu.Unlock()
-		if !strings.HasPrefix(u, s.issuer+"/authorize?") || len(s.sessions) >= 1000 {
+		if !strings.HasPrefix(u, s.issuerURL+"/authorize?") || len(s.sessions) >= 1000 {
 			http.Error(w, "authorize must be this server's /authorize URL", http.StatusBadRequest)
 			return
 		}
 		id := randomString(12)
 		s.sessions[id] = u
-		fmt.Fprintf(w, "%s/cli-session?id=%s\n", s.issuer, id)
+		fmt.Fprintf(w, "%s/cli-session?id=%s\n", s.issuerURL, id)
 	case http.MethodGet:
 		s.mu.Lock()
 		u, ok := s.sessions[r.URL.Query().Get("id")]
@@ -407,17 +398,13 @@ func (s *Server) writeToken(w http.ResponseWriter) {
 
 func (s *Server) writeTokenLocked(w http.ResponseWriter) {
 	now := s.now()
-	ttl := s.TokenTTL
-	if ttl <= 0 {
-		ttl = time.Hour
-	}
-	c := Claims{Sub: s.User.Sub, Name: s.User.Name, Iss: s.issuer, Iat: now.Unix(), Exp: now.Add(ttl).Unix()}
+	c := Claims{Sub: s.user.Sub, Name: s.user.Name, Iss: s.issuerURL, Iat: now.Unix(), Exp: now.Add(tokenTTL).Unix()}
 	tok := s.signer.sign(c)
 	s.issued = append(s.issued, tok)
 	writeJSON(w, http.StatusOK, map[string]any{
 		"access_token": tok,
 		"token_type":   "Bearer",
-		"expires_in":   int(ttl / time.Second),
+		"expires_in":   int(tokenTTL / time.Second),
 	})
 }
 
@@ -446,18 +433,14 @@ func (s *Server) deviceCode(w http.ResponseWriter, r *http.Request) {
 	s.devices[dc] = &deviceGrant{clientID: clientID, userCode: uc, expires: s.now().Add(ttl)}
 	s.userCode[uc] = dc
 	s.issued = append(s.issued, dc) // the user code is meant to be shown
-	interval := s.DeviceInterval
-	if interval <= 0 {
-		interval = 1
-	}
-	verify := s.issuer + "/device"
+	verify := s.issuerURL + "/device"
 	writeJSON(w, http.StatusOK, map[string]any{
 		"device_code":               dc,
 		"user_code":                 uc,
 		"verification_uri":          verify,
 		"verification_uri_complete": verify + "?user_code=" + url.QueryEscape(uc),
 		"expires_in":                int(ttl / time.Second),
-		"interval":                  interval,
+		"interval":                  deviceInterval,
 	})
 }
 
@@ -501,7 +484,7 @@ func (s *Server) userinfo(w http.ResponseWriter, r *http.Request) {
 		tokenErrorStatus(w, http.StatusUnauthorized, "invalid_token", "bearer token required")
 		return
 	}
-	c, err := s.Claims(tok)
+	c, err := s.claims(tok)
 	if err != nil {
 		w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
 		tokenErrorStatus(w, http.StatusUnauthorized, "invalid_token", err.Error())
@@ -511,8 +494,8 @@ func (s *Server) userinfo(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) codeTTL() time.Duration {
-	if s.CodeTTL > 0 {
-		return s.CodeTTL
+	if s.codeLife > 0 {
+		return s.codeLife
 	}
 	return 2 * time.Minute
 }

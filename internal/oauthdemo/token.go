@@ -20,9 +20,9 @@ type Claims struct {
 	Exp  int64  `json:"exp"`
 }
 
-// ErrInvalidToken is returned by Claims for a token that is malformed, badly signed, from another
+// errInvalidToken is returned by claims for a token that is malformed, badly signed, from another
 // issuer or expired.
-var ErrInvalidToken = errors.New("invalid access token")
+var errInvalidToken = errors.New("invalid access token")
 
 type signer struct {
 	pub  ed25519.PublicKey
@@ -48,28 +48,28 @@ func (k signer) sign(c Claims) string {
 
 // Claims verifies an access token issued by this server (signature, issuer, expiry) and returns its
 // claims.
-func (s *Server) Claims(token string) (*Claims, error) {
+func (s *Server) claims(token string) (*Claims, error) {
 	parts := strings.Split(token, ".")
 	if len(parts) != 3 || parts[0] != jwtHeader {
-		return nil, fmt.Errorf("%w: malformed", ErrInvalidToken)
+		return nil, fmt.Errorf("%w: malformed", errInvalidToken)
 	}
 	sig, err := base64.RawURLEncoding.DecodeString(parts[2])
 	if err != nil || !ed25519.Verify(s.signer.pub, []byte(parts[0]+"."+parts[1]), sig) {
-		return nil, fmt.Errorf("%w: bad signature", ErrInvalidToken)
+		return nil, fmt.Errorf("%w: bad signature", errInvalidToken)
 	}
 	body, err := base64.RawURLEncoding.DecodeString(parts[1])
 	if err != nil {
-		return nil, fmt.Errorf("%w: malformed claims", ErrInvalidToken)
+		return nil, fmt.Errorf("%w: malformed claims", errInvalidToken)
 	}
 	var c Claims
 	if err := json.Unmarshal(body, &c); err != nil {
-		return nil, fmt.Errorf("%w: malformed claims", ErrInvalidToken)
+		return nil, fmt.Errorf("%w: malformed claims", errInvalidToken)
 	}
-	if iss := s.Issuer(); c.Iss != iss {
-		return nil, fmt.Errorf("%w: issued by %q, not %q", ErrInvalidToken, c.Iss, iss)
+	if iss := s.issuer(); c.Iss != iss {
+		return nil, fmt.Errorf("%w: issued by %q, not %q", errInvalidToken, c.Iss, iss)
 	}
 	if !s.now().Before(time.Unix(c.Exp, 0)) {
-		return nil, fmt.Errorf("%w: expired", ErrInvalidToken)
+		return nil, fmt.Errorf("%w: expired", errInvalidToken)
 	}
 	return &c, nil
 }
