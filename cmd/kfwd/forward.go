@@ -93,7 +93,7 @@ func parsePort(s string) (int, error) {
 type forwardOptions struct {
 	dialer  dialer
 	specs   []portSpec
-	backoff tunnel.Backoff // zero: tunnel.DefaultBackoff
+	backoff tunnel.Backoff // zero: 1s doubling to 30s (tunnel's default)
 }
 
 // runForward is `kfwd forward`: dial, listen, and keep the connection up
