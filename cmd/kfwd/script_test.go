@@ -8,14 +8,12 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"encoding/pem"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strconv"
@@ -99,7 +97,7 @@ func cmdMinisshdStart(ts *testscript.TestScript, neg bool, args []string) {
 		Authorized:           []ssh.PublicKey{clientPub},
 		Dial:                 remote.Dial,
 		ForwardingProhibited: *noForwarding,
-		Exec:                 shellExec(*path),
+		Exec:                 minisshd.Shell("PATH=" + *path),
 	})
 	ts.Check(err)
 	ts.Defer(func() { srv.Close() })
@@ -128,32 +126,6 @@ func cmdMinisshdStart(ts *testscript.TestScript, neg bool, args []string) {
 		srv.Port(), key, kh)
 	ts.Check(os.WriteFile(filepath.Join(dir, "ssh_config"), []byte(cfg), 0o600))
 	ts.Setenv("MINISSHD_PORT", strconv.Itoa(srv.Port()))
-}
-
-// shellExec runs remote commands with /bin/sh -c and the given PATH.
-func shellExec(path string) minisshd.Exec {
-	return func(s *minisshd.Session) int {
-		cmd := exec.Command("/bin/sh", "-c", s.Command)
-		cmd.Env = append(os.Environ(), "PATH="+path)
-		cmd.Stdin, cmd.Stdout, cmd.Stderr = s.Stdin, s.Stdout, s.Stderr
-		if err := cmd.Start(); err != nil {
-			fmt.Fprintln(s.Stderr, err)
-			return 127
-		}
-		go func() {
-			<-s.Done
-			cmd.Process.Kill()
-		}()
-		err := cmd.Wait()
-		var ee *exec.ExitError
-		switch {
-		case err == nil:
-			return 0
-		case errors.As(err, &ee) && ee.ExitCode() >= 0:
-			return ee.ExitCode()
-		}
-		return 255
-	}
 }
 
 // cmdMinisshdDrop closes every client connection of the script's server, as

@@ -51,7 +51,7 @@ func startRemote(t *testing.T, opts minisshd.Options) *remote {
 	if opts.Authorized == nil {
 		opts.Authorized = []ssh.PublicKey{clientPub}
 	}
-	opts.Exec = shellExec(bin)
+	opts.Exec = minisshd.Shell("PATH=" + bin)
 	srv := minisshd.Start(t, opts)
 
 	dir := t.TempDir()
@@ -82,31 +82,6 @@ func writeFile(t *testing.T, path, content string, mode os.FileMode) {
 	t.Helper()
 	if err := os.WriteFile(path, []byte(content), mode); err != nil {
 		t.Fatal(err)
-	}
-}
-
-// shellExec runs remote commands with /bin/sh -c and PATH=bin.
-func shellExec(bin string) minisshd.Exec {
-	return func(s *minisshd.Session) int {
-		cmd := exec.Command("/bin/sh", "-c", s.Command)
-		cmd.Env = append(os.Environ(), "PATH="+bin)
-		cmd.Stdin, cmd.Stdout, cmd.Stderr = s.Stdin, s.Stdout, s.Stderr
-		if err := cmd.Start(); err != nil {
-			fmt.Fprintln(s.Stderr, err)
-			return 127
-		}
-		go func() {
-			<-s.Done
-			cmd.Process.Kill()
-		}()
-		var ee *exec.ExitError
-		switch err := cmd.Wait(); {
-		case err == nil:
-			return 0
-		case errors.As(err, &ee) && ee.ExitCode() >= 0:
-			return ee.ExitCode()
-		}
-		return 255
 	}
 }
 

@@ -11,7 +11,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -45,7 +44,7 @@ func startHost(t *testing.T, watch bool, more ...func(*minisshd.Options)) *testH
 		if !watch && strings.Contains(s.Command, "kfwd-watch") {
 			return 1
 		}
-		return shell(s)
+		return minisshd.Shell()(s)
 	}}
 	for _, f := range more {
 		f(&opts)
@@ -70,32 +69,6 @@ func startHost(t *testing.T, watch bool, more ...func(*minisshd.Options)) *testH
 		ConnectTimeout: 5 * time.Second,
 	}
 	return h
-}
-
-// shell runs a remote command with /bin/sh. When the client closes the
-// session only the shell itself is killed, as a hangup would: what the
-// login started in the background lives on unless kfwd stops it.
-func shell(s *minisshd.Session) int {
-	cmd := exec.Command("/bin/sh", "-c", s.Command)
-	cmd.Env = append(os.Environ(), s.Env...)
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = s.Stdin, s.Stdout, s.Stderr
-	if err := cmd.Start(); err != nil {
-		fmt.Fprintln(s.Stderr, err)
-		return 127
-	}
-	go func() {
-		<-s.Done
-		cmd.Process.Kill()
-	}()
-	err := cmd.Wait()
-	var ee *exec.ExitError
-	switch {
-	case err == nil:
-		return 0
-	case errors.As(err, &ee) && ee.ExitCode() >= 0:
-		return ee.ExitCode()
-	}
-	return 255
 }
 
 // serve answers HTTP on the remote's loopback port.

@@ -526,3 +526,32 @@ func exitStatus(err error) int {
 	}
 	return 255
 }
+
+// Shell is an Exec that runs the command with /bin/sh -c, without a PTY, in
+// this process's environment plus env (e.g. "PATH=" + a test's bin). When the
+// client closes the session only the shell itself is killed, as a hangup
+// would be: what the command started in the background lives on unless the
+// client stops it, which is what tests of kfwd's stop need.
+func Shell(env ...string) Exec {
+	return func(s *Session) int {
+		cmd := exec.Command("/bin/sh", "-c", s.Command)
+		cmd.Env = append(append(os.Environ(), s.Env...), env...)
+		cmd.Stdin, cmd.Stdout, cmd.Stderr = s.Stdin, s.Stdout, s.Stderr
+		if err := cmd.Start(); err != nil {
+			fmt.Fprintln(s.Stderr, err)
+			return 127
+		}
+		go func() {
+			<-s.Done
+			cmd.Process.Kill()
+		}()
+		var ee *exec.ExitError
+		switch err := cmd.Wait(); {
+		case err == nil:
+			return 0
+		case errors.As(err, &ee) && ee.ExitCode() >= 0:
+			return ee.ExitCode()
+		}
+		return 255
+	}
+}
