@@ -388,7 +388,10 @@ func leaseCommand(id string) string {
 // its positional parameters and, when marker is set, marker=id in its
 // environment:
 //
-//	exec [env MARKER=id] /bin/sh -c 'kfwd_s=$1; shift; eval "$(printf "$kfwd_s")"' kfwd 'SCRIPT' 'ARG'...
+//	exec [env MARKER=id] /bin/sh -c 'kfwd_s=$1; shift; eval "$(printf "$kfwd_s")"' sh 'SCRIPT' 'ARG'...
+//
+// Its $0 is "sh", so that what the shell itself says ("sh: 67: eval: aws: not
+// found") reads as the remote shell's words, not as a line of kfwd's own.
 //
 // sshd hands the line to the user's login shell, and shells disagree about
 // quoting: fish reads \\ and \' inside single quotes (an argument ending in \
@@ -405,7 +408,7 @@ func remoteLine(marker, id, script string, args []string) string {
 	if marker != "" {
 		b.WriteString("env " + marker + "=" + id + " ")
 	}
-	b.WriteString(`/bin/sh -c 'kfwd_s=$1; shift; eval "$(printf "$kfwd_s")"' kfwd `)
+	b.WriteString(`/bin/sh -c 'kfwd_s=$1; shift; eval "$(printf "$kfwd_s")"' sh `)
 	b.WriteString(octalQuote(script))
 	for _, a := range args {
 		b.WriteString(" ")

@@ -128,6 +128,9 @@ func explain(err error, s situation) explanation {
 	case errors.As(err, &re) && re.NotFound():
 		return x("command-not-found", re.Status,
 			"install "+re.Command+" on "+re.Where+" (in the PATH of non-interactive ssh sessions), or give its full path: kfwd login "+s.host()+" -- /path/to/"+re.Command)
+	case errors.As(err, &re) && re.NotExecutable():
+		return x("command-not-executable", re.Status,
+			"make it executable on "+re.Where+" (chmod +x), or run it through its interpreter: kfwd login "+s.host()+" -- sh "+re.Command)
 	case errors.As(err, &re):
 		e := x("remote-exit", re.Status)
 		e.silent = true

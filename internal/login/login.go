@@ -105,26 +105,37 @@ func Run(ctx context.Context, o Options) error {
 }
 
 // ExitError carries the remote login's own exit status. The login printed
-// its own error, so kfwd adds no words, except for 127: the wrapper's shell
-// did not find the command.
+// its own error, so kfwd adds no words, except for 127 and 126: the wrapper's
+// shell did not find the command, or found it but could not run it.
 type ExitError struct {
 	Status  int
 	Command string // the remote command's program, as typed
 	Where   string // the host's alias, or "container NAME"
 }
 
-// exitNotFound is the shell's status for a command it did not find.
-const exitNotFound = 127
+// The shell's statuses for a command it did not find, and for one it found
+// but could not run (not executable, a directory).
+const (
+	exitNotFound      = 127
+	exitNotExecutable = 126
+)
 
 func (e ExitError) Error() string {
 	if e.NotFound() {
 		return fmt.Sprintf("%s is not installed on %s (exit %d)", e.Command, e.Where, e.Status)
+	}
+	if e.NotExecutable() {
+		return fmt.Sprintf("%s cannot be run on %s (exit %d)", e.Command, e.Where, e.Status)
 	}
 	return fmt.Sprintf("the login on %s exited with status %d", e.Where, e.Status)
 }
 
 // NotFound tells whether the remote shell did not find the command (127).
 func (e ExitError) NotFound() bool { return e.Status == exitNotFound }
+
+// NotExecutable tells whether the remote shell found the command but could
+// not run it (126: no execute permission, a directory).
+func (e ExitError) NotExecutable() bool { return e.Status == exitNotExecutable }
 
 // TimeoutError is the cause of a login that did not end within
 // Options.Timeout.

@@ -402,10 +402,15 @@ func TestBusySignInPortFails(t *testing.T) {
 }
 
 // TestExitStatus: the login's own failure is an ExitError naming the
-// command and the host; 127 says the command is not there.
+// command and the host; 127 says the command is not there, 126 that it is
+// there but cannot be run.
 func TestExitStatus(t *testing.T) {
 	t.Parallel()
 	h := startHost(t, true)
+	notExec := filepath.Join(t.TempDir(), "not-executable")
+	if err := os.WriteFile(notExec, []byte("#!/bin/sh\necho never\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		command []string
 		want    ExitError
@@ -413,11 +418,12 @@ func TestExitStatus(t *testing.T) {
 	}{
 		{[]string{"sh", "-c", "exit 3"}, ExitError{Status: 3, Command: "sh", Where: "devbox"}, "the login on devbox exited with status 3"},
 		{[]string{"kfwd-test-no-such-cli", "login"}, ExitError{Status: 127, Command: "kfwd-test-no-such-cli", Where: "devbox"}, "kfwd-test-no-such-cli is not installed on devbox (exit 127)"},
+		{[]string{notExec}, ExitError{Status: 126, Command: notExec, Where: "devbox"}, notExec + " cannot be run on devbox (exit 126)"},
 	} {
 		var stdout, stderr testutil.SyncBuffer
 		err := run(t, context.Background(), h.options(tc.command, &stdout, &stderr))
 		var ee ExitError
-		if !errors.As(err, &ee) || ee != tc.want || err.Error() != tc.msg || ee.NotFound() != (tc.want.Status == 127) {
+		if !errors.As(err, &ee) || ee != tc.want || err.Error() != tc.msg || ee.NotFound() != (tc.want.Status == 127) || ee.NotExecutable() != (tc.want.Status == 126) {
 			t.Errorf("%q: Run = %#v (%v), want %#v (%s)", tc.command, err, err, tc.want, tc.msg)
 		}
 		if want := fmt.Sprintf("kfwd: login finished (exit status %d)\n", tc.want.Status); !strings.Contains(stderr.String(), want) {
