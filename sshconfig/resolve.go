@@ -785,9 +785,10 @@ func (r *resolver) matchLine(rest, file string, lineno int) (bool, error) {
 }
 
 // shellExec runs a Match exec command like ssh, /bin/sh -c with stdin and
-// stdout on /dev/null, but discards its stderr, which ssh shows.
+// stdout on /dev/null and stderr on Options.ExecStderr.
 func (r *resolver) shellExec(cmd string) (int, error) {
 	c := exec.Command("/bin/sh", "-c", cmd)
+	c.Stderr = r.o.ExecStderr
 	err := c.Run()
 	if err == nil {
 		return 0, nil

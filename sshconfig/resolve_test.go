@@ -1,6 +1,7 @@
 package sshconfig
 
 import (
+	"bytes"
 	"errors"
 	"os"
 	"path/filepath"
@@ -114,6 +115,22 @@ func TestMatchExecDisabled(t *testing.T) {
 	h, err := Resolve("x", Options{ConfigFile: cfg, Home: dir, LocalUser: "me"})
 	if err != nil || h.User != "y" {
 		t.Fatalf("Match exec true: got %v, %v", h, err)
+	}
+}
+
+// TestMatchExecStderr: a Match exec command's stderr is shown, as ssh
+// leaves it on the terminal, and its stdout is not.
+func TestMatchExecStderr(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "config")
+	writeFile(t, cfg, "Match exec \"echo out; echo why >&2; false\"\n  User y\n")
+	var stderr bytes.Buffer
+	h, err := Resolve("x", Options{ConfigFile: cfg, Home: dir, LocalUser: "me", ExecStderr: &stderr})
+	if err != nil || h.User == "y" {
+		t.Fatalf("Match exec false: got %v, %v", h, err)
+	}
+	if stderr.String() != "why\n" {
+		t.Errorf("stderr %q, want %q", stderr.String(), "why\n")
 	}
 }
 

@@ -16,6 +16,7 @@ package sshconfig
 
 import (
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
 	"time"
@@ -32,6 +33,10 @@ type Options struct {
 	Identities []string // -i (repeatable)
 	ProxyJump  string   // -J
 	Overrides  []string // -o Keyword=Value (applied first: command line wins, like ssh)
+
+	// ExecStderr receives the standard error of "Match exec" commands, which
+	// ssh leaves on the terminal; nil discards it.
+	ExecStderr io.Writer
 
 	// disableExec makes "Match exec" an error instead of running a shell
 	// command (the fuzz and resolve tests set it).

@@ -17,7 +17,7 @@ func configCommand(e *env) *cli.Command {
 			if err != nil {
 				return err
 			}
-			h, _, err := resolveHost(cmd, arg)
+			h, _, err := e.resolveHost(cmd, arg)
 			if err != nil {
 				return err
 			}

@@ -66,7 +66,7 @@ func (e *env) doctor(ctx context.Context, cmd *cli.Command, arg string) error {
 	stopInterrupt, dialErr := func() {}, error(nil)
 	defer func() { stopInterrupt() }()
 	if !local {
-		h, opts, err := resolveHost(cmd, arg)
+		h, opts, err := e.resolveHost(cmd, arg)
 		o.Host, o.ConfigErr = h, err
 		o.Dial = func(ctx context.Context) (*tunnel.Client, error) {
 			stopInterrupt = notifyInterrupt(cancel)

@@ -20,9 +20,11 @@ func sshFlags() []cli.Flag {
 	}
 }
 
-// configOptions turns the ssh flags into resolver options.
-func configOptions(cmd *cli.Command) sshconfig.Options {
+// configOptions turns the ssh flags into resolver options; Match exec
+// commands write their errors on stderr, as under ssh.
+func (e *env) configOptions(cmd *cli.Command) sshconfig.Options {
 	return sshconfig.Options{
+		ExecStderr: e.stderr,
 		ConfigFile: cmd.String("F"),
 		User:       cmd.String("l"),
 		Port:       int(cmd.Int("p")),
@@ -45,8 +47,8 @@ func splitTarget(arg string, opts *sshconfig.Options) string {
 
 // resolveHost resolves the destination argument with the flags, and applies
 // kfwd's own defaults where the config leaves a setting unset.
-func resolveHost(cmd *cli.Command, arg string) (*sshconfig.Host, sshconfig.Options, error) {
-	opts := configOptions(cmd)
+func (e *env) resolveHost(cmd *cli.Command, arg string) (*sshconfig.Host, sshconfig.Options, error) {
+	opts := e.configOptions(cmd)
 	alias := splitTarget(arg, &opts)
 	if alias == "" {
 		return nil, opts, usageError{err: fmt.Errorf("missing destination host")}
@@ -62,7 +64,7 @@ func resolveHost(cmd *cli.Command, arg string) (*sshconfig.Host, sshconfig.Optio
 // but without the destination's command-line overrides, as ssh does.
 func hopResolver(opts sshconfig.Options) func(string) (*sshconfig.Host, error) {
 	return func(alias string) (*sshconfig.Host, error) {
-		return sshconfig.Resolve(alias, sshconfig.Options{ConfigFile: opts.ConfigFile, SystemFile: opts.SystemFile, Home: opts.Home, LocalUser: opts.LocalUser})
+		return sshconfig.Resolve(alias, sshconfig.Options{ConfigFile: opts.ConfigFile, SystemFile: opts.SystemFile, Home: opts.Home, LocalUser: opts.LocalUser, ExecStderr: opts.ExecStderr})
 	}
 }
 

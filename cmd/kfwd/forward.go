@@ -46,7 +46,7 @@ func forwardCommand(e *env) *cli.Command {
 			if err != nil {
 				return usageError{err: err}
 			}
-			h, opts, err := resolveHost(cmd, arg)
+			h, opts, err := e.resolveHost(cmd, arg)
 			if err != nil {
 				return err
 			}

@@ -40,7 +40,7 @@ func loginCommand(e *env) *cli.Command {
 			}
 			o := login.Options{Container: ctr, NoBrowser: cmd.Bool("no-browser"), Timeout: cmd.Duration("timeout")}
 			if !local {
-				h, opts, err := resolveHost(cmd, arg)
+				h, opts, err := e.resolveHost(cmd, arg)
 				if err != nil {
 					return err
 				}
