@@ -2,6 +2,7 @@ package tunnel
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -611,8 +612,11 @@ func (a *authenticator) failure() *AuthError {
 }
 
 // askpassPrompter asks through an askpass program (SSH_ASKPASS): the prompt is
-// its argument and its standard output, without the trailing newline, the answer.
+// its argument and its standard output, without the trailing newline, the
+// answer. When ctx ends (Ctrl-C, --timeout) the program is killed and the
+// question ends with ctx's cause, as on the terminal.
 type askpassPrompter struct {
+	ctx     context.Context
 	Program string
 }
 
@@ -629,21 +633,33 @@ func (p askpassPrompter) Ask(prompt string) (string, error) {
 }
 
 func (p askpassPrompter) run(prompt string) ([]byte, error) {
-	out, err := exec.Command(p.Program, prompt).Output()
+	ctx := p.ctx
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	cmd := exec.CommandContext(ctx, p.Program, prompt)
+	// A helper the program started may hold its stdout open: do not wait
+	// for that once the program itself was killed.
+	cmd.WaitDelay = time.Second
+	out, err := cmd.Output()
 	if err != nil {
 		clear(out)
+		if ctx.Err() != nil {
+			return nil, context.Cause(ctx)
+		}
 		return nil, fmt.Errorf("running askpass %s: %w", p.Program, err)
 	}
 	return bytes.TrimRight(out, "\r\n"), nil
 }
 
 // ChoosePrompter picks the prompter ssh would use. term is the terminal
-// prompter, nil when there is no terminal; getenv reads the environment
+// prompter, nil when there is no terminal; an askpass question ends when ctx
+// does; getenv reads the environment
 // (os.Getenv). Like ssh: SSH_ASKPASS_REQUIRE=force always uses SSH_ASKPASS,
 // "prefer" uses it when a display (DISPLAY or WAYLAND_DISPLAY) is set, "never"
 // never does, and by default it is used only when there is no terminal and a
 // display is set. The result is nil when nobody can be asked.
-func ChoosePrompter(term Prompter, getenv func(string) string) Prompter {
+func ChoosePrompter(ctx context.Context, term Prompter, getenv func(string) string) Prompter {
 	program := getenv("SSH_ASKPASS")
 	display := getenv("DISPLAY") != "" || getenv("WAYLAND_DISPLAY") != ""
 	useAskpass := false
@@ -658,7 +674,7 @@ func ChoosePrompter(term Prompter, getenv func(string) string) Prompter {
 		useAskpass = term == nil && display
 	}
 	if useAskpass && program != "" {
-		return askpassPrompter{Program: program}
+		return askpassPrompter{ctx: ctx, Program: program}
 	}
 	return term
 }

@@ -1,6 +1,7 @@
 package tunnel
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
@@ -9,7 +10,9 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -344,7 +347,7 @@ func TestChoosePrompter(t *testing.T) {
 		{"never", nil, map[string]string{"SSH_ASKPASS": "/x", "DISPLAY": ":0", "SSH_ASKPASS_REQUIRE": "never"}, false},
 		{"force-no-program", term, map[string]string{"SSH_ASKPASS_REQUIRE": "force"}, false},
 	} {
-		got := ChoosePrompter(tc.term, func(k string) string { return tc.env[k] })
+		got := ChoosePrompter(context.Background(), tc.term, func(k string) string { return tc.env[k] })
 		_, isAskpass := got.(askpassPrompter)
 		if isAskpass != tc.askpass {
 			t.Errorf("%s: got %#v, askpass want %v", tc.name, got, tc.askpass)
@@ -375,5 +378,37 @@ func TestAskpassPrompter(t *testing.T) {
 	}
 	if _, err := (askpassPrompter{Program: filepath.Join(dir, "missing")}).Secret("x"); err == nil {
 		t.Fatal("missing askpass program did not fail")
+	}
+}
+
+// TestAskpassInterrupted: Ctrl-C or --timeout (ctx's end) ends an askpass
+// question at once with ctx's cause, and the program is killed.
+func TestAskpassInterrupted(t *testing.T) {
+	dir := t.TempDir()
+	script := filepath.Join(dir, "askpass")
+	pidFile := filepath.Join(dir, "pid")
+	writeFile(t, script, "#!/bin/sh", `echo $$ > "`+pidFile+`"`, "exec sleep 60")
+	os.Chmod(script, 0o755)
+	interrupted := errors.New("interrupted")
+	ctx, cancel := context.WithCancelCause(context.Background())
+	go func() {
+		for {
+			if _, err := os.Stat(pidFile); err == nil {
+				cancel(interrupted)
+				return
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}()
+	p := ChoosePrompter(ctx, nil, func(k string) string {
+		return map[string]string{"SSH_ASKPASS": script, "SSH_ASKPASS_REQUIRE": "force"}[k]
+	})
+	if _, err := p.Secret("Enter passphrase: "); !errors.Is(err, interrupted) {
+		t.Fatalf("Secret = %v, want the context's cause", err)
+	}
+	b, _ := os.ReadFile(pidFile)
+	pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	if pid <= 0 || syscall.Kill(pid, 0) == nil {
+		t.Errorf("the askpass program (pid %d) still runs", pid)
 	}
 }

@@ -65,13 +65,13 @@ func (p ttyPrompter) read(newline bool, f func() ([]byte, error)) ([]byte, error
 // Prompter returns the prompter kfwd uses to ask for passphrases and
 // host-key confirmations: the terminal when there is one, else SSH_ASKPASS as
 // OpenSSH's SSH_ASKPASS_REQUIRE says; nil when nobody can be asked. Questions
-// on the terminal end when ctx does.
+// end when ctx does.
 func Prompter(ctx context.Context, getenv func(string) string) tunnel.Prompter {
 	var p tunnel.Prompter
 	if tty, err := os.OpenFile("/dev/tty", os.O_RDWR, 0); err == nil && term.IsTerminal(int(tty.Fd())) {
 		p = ttyPrompter{ctx: ctx, tty: tty}
 	}
-	return tunnel.ChoosePrompter(p, getenv)
+	return tunnel.ChoosePrompter(ctx, p, getenv)
 }
 
 // Terminal is the local terminal a login runs in when stdin is one: the
