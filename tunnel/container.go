@@ -277,7 +277,7 @@ func (c *Container) checkOnHost(ctx context.Context, runtimes []Runtime) ([]runt
 	for _, r := range runtimes {
 		argv = append(argv, string(r))
 	}
-	out, err := c.host.Run(ctx, shJoin(argv))
+	out, err := c.host.Run(ctx, hostLine(argv))
 	if err != nil {
 		return nil, fmt.Errorf("looking for container %s: %w", c.Spec.Name, err)
 	}
@@ -412,7 +412,7 @@ func (c *Container) Start(ctx context.Context, o SessionOptions) (*Session, erro
 	argv := c.execArgv(o.PTY, env, command)
 	c.logf("container: running %s", strings.Join(argv[:len(argv)-1], " "))
 	if c.host != nil {
-		o.Command, o.Env = shJoin(argv), nil
+		o.Command, o.Env = hostLine(argv), nil
 		return c.host.Start(ctx, o)
 	}
 	s, err := startLocal(ctx, argv, o)
@@ -486,7 +486,42 @@ func RunningContainers(ctx context.Context, rt Runtime) ([]string, error) {
 	return names, nil
 }
 
-// shJoin quotes argv as one command line for the SSH host's login shell.
+// hostLine returns the command line that runs argv on the SSH host through
+// the user's login shell, meaning the same under sh, dash, bash, zsh, fish,
+// csh and tcsh. Those agree on ShellQuote's words when each holds only
+// printable ASCII without ! (csh and tcsh expand it even inside single
+// quotes) and without a backslash before a backslash, before a quote or at
+// its end (fish reads \\ and \' inside single quotes): then the line is
+// shJoin's, and costs nothing on the host. A login's line always is (the
+// wrapper's words are octal-escaped, see remoteLine). Any other argv, such as
+// a script with newlines or nested quotes, goes through remoteLine's /bin/sh
+// trampoline, which execs the runtime in its place.
+func hostLine(argv []string) string {
+	line := shJoin(argv)
+	for _, a := range argv {
+		if !portableWord(a) {
+			return remoteLine("", "", "exec "+line, nil)
+		}
+	}
+	return line
+}
+
+// portableWord reports whether every login shell reads ShellQuote(s) as s
+// (see hostLine).
+func portableWord(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 0x20 || c >= 0x7f || c == '!' {
+			return false
+		}
+		if c == '\\' && (i+1 == len(s) || s[i+1] == '\\' || s[i+1] == '\'') {
+			return false
+		}
+	}
+	return true
+}
+
+// shJoin quotes argv as one command line for a POSIX shell.
 func shJoin(argv []string) string {
 	q := make([]string, len(argv))
 	for i, a := range argv {

@@ -3,6 +3,9 @@ package tunnel
 import (
 	"errors"
 	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -118,5 +121,80 @@ func TestDecideContainer(t *testing.T) {
 func TestShJoin(t *testing.T) {
 	if got := shJoin([]string{"podman", "exec", "it's", "a b"}); got != `podman exec 'it'\''s' 'a b'` {
 		t.Errorf("shJoin: %s", got)
+	}
+}
+
+// standInPodman is a podman for hostLine's tests: `podman exec -i [-t] [-e
+// K=V]... NAME ARGV...` runs ARGV with the K=V in its environment, as the
+// real one does in the container.
+const standInPodman = `#!/bin/sh
+[ "$1" = exec ] || exit 99
+shift
+while :; do case $1 in -i|-t) shift;; -e) export "$2"; shift 2;; *) break;; esac; done
+shift
+exec "$@"
+`
+
+// TestHostLineEveryLoginShell runs the exec line of a container on an SSH
+// host the way sshd does, `SHELL -c LINE`, under every login shell kfwd
+// supports, with a stand-in podman on PATH: a login in the container (whose
+// line needs no trampoline), a command holding the hostile arguments and an
+// environment value holding them must arrive unchanged.
+func TestHostLineEveryLoginShell(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "podman"), []byte(standInPodman), 0o755)
+	want := ""
+	for _, a := range hostileArgs {
+		want += "<" + a + ">"
+	}
+	printArgs := "printf '<%s>'"
+	for _, a := range hostileArgs {
+		printArgs += " " + ShellQuote(a)
+	}
+	c := &Container{Spec: ContainerSpec{Runtime: Podman, Name: "dev"}}
+	login := c.execArgv(false, nil, loginCommand(append([]string{"printf", "<%s>"}, hostileArgs...), newLoginID()))
+	if got := hostLine(login); got != shJoin(login) {
+		t.Errorf("a login's line goes through the trampoline: %s", got)
+	}
+	lines := map[string]string{
+		"login":   hostLine(login),
+		"command": hostLine(c.execArgv(true, map[string]string{"TERM": "xterm"}, printArgs)),
+		"env":     hostLine(c.execArgv(false, map[string]string{"A": strings.Join(hostileArgs, "><")}, `printf '<%s>' "$A"`)),
+	}
+	for _, sh := range []string{"sh", "dash", "bash", "zsh", "fish", "csh", "tcsh", "busybox"} {
+		path, err := exec.LookPath(sh)
+		if err != nil {
+			t.Errorf("%s is not installed (.ci/run installs it)", sh)
+			continue
+		}
+		for what, line := range lines {
+			args := []string{"-c", line}
+			if sh == "busybox" {
+				args = append([]string{"sh"}, args...)
+			}
+			cmd := exec.Command(path, args...)
+			cmd.Env = append(os.Environ(), "HOME="+dir, "PATH="+dir+":"+os.Getenv("PATH"))
+			out, err := cmd.CombinedOutput()
+			if err != nil || string(out) != want {
+				t.Errorf("%s, %s: %v\n got %q\nwant %q", sh, what, err, out, want)
+			}
+		}
+	}
+	for _, f := range []string{"/tmp/kfwd-pwned", "/tmp/kfwd-pwned2"} {
+		if _, err := os.Stat(f); err == nil {
+			os.Remove(f)
+			t.Errorf("an argument ran a command (%s exists)", f)
+		}
+	}
+}
+
+func TestPortableWord(t *testing.T) {
+	for s, want := range map[string]bool{
+		"": true, "plain": true, "it's": true, `a\nb`: true, `\101`: true, "$(id) `id` ~ * {a,b}": true,
+		`a\`: false, `a\\b`: false, `a\'b`: false, "!": false, "a\nb": false, "\t": false, "ü": false, "\x7f": false,
+	} {
+		if got := portableWord(s); got != want {
+			t.Errorf("portableWord(%q) = %v, want %v", s, got, want)
+		}
 	}
 }
