@@ -107,6 +107,31 @@ func (c *Client) redial() (*Client, error) {
 	return Dial(ctx, o)
 }
 
+// redialTarget returns t over a new connection to its SSH host (see
+// redial), and the function that closes that connection: the host itself for
+// a Client, the same container on it for a Container on an SSH host.
+func redialTarget(t Target) (Target, func(), error) {
+	var lost *Client
+	switch t := t.(type) {
+	case *Client:
+		lost = t
+	case *Container:
+		lost = t.host
+	}
+	if lost == nil {
+		return nil, nil, errNoRedial
+	}
+	c, err := lost.redial()
+	if err != nil {
+		return nil, nil, err
+	}
+	closeConn := func() { c.Close() }
+	if ct, ok := t.(*Container); ok {
+		return &Container{Spec: ct.Spec, host: c, logf: ct.logf}, closeConn, nil
+	}
+	return c, closeConn, nil
+}
+
 // LostConnection returns why the SSH connection under t was given up as lost
 // (Keepalive's error), or nil: for a Client, and for a Container on an SSH host.
 func LostConnection(t Target) error {

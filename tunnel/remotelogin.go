@@ -136,8 +136,8 @@ func (l *Login) Stop() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	_, err := l.t.Run(ctx, stopCommand(l.id))
-	if c, ok := l.t.(*Client); ok && err != nil && c.lost() != nil {
-		err = l.stopOverNewConnection(c)
+	if err != nil && LostConnection(l.t) != nil {
+		err = l.stopOverNewConnection()
 	}
 	l.Close()
 	if err != nil {
@@ -146,17 +146,17 @@ func (l *Login) Stop() error {
 	return nil
 }
 
-// stopOverNewConnection dials the host of lost again and runs the stop
-// command there.
-func (l *Login) stopOverNewConnection(lost *Client) error {
-	c, err := lost.redial()
+// stopOverNewConnection dials the SSH host of the login's target again and
+// runs the stop command there: on the host itself, or in the container on it.
+func (l *Login) stopOverNewConnection() error {
+	t, closeConn, err := redialTarget(l.t)
 	if err != nil {
 		return err
 	}
-	defer c.Close()
+	defer closeConn()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	_, err = c.Run(ctx, stopCommand(l.id))
+	_, err = t.Run(ctx, stopCommand(l.id))
 	return err
 }
 

@@ -8,6 +8,7 @@ package e2e
 import (
 	"context"
 	"net"
+	"os"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -257,4 +258,84 @@ func TestLoginContainerDeviceCode(t *testing.T) {
 		t.Errorf("a device sign-in forwarded a port:\n%s", r)
 	}
 	assertContainerEmpty(t, c, "after the login")
+}
+
+// TestLoginContainerBehindSSHEveryLoginShell: with fish, csh or tcsh as the remote user's login
+// shell (which read \\, \' or ! inside single quotes), a login in a container on the host signs in
+// (its relay and listener watch also run there through podman exec), and a login's arguments reach
+// the container unchanged.
+func TestLoginContainerBehindSSHEveryLoginShell(t *testing.T) {
+	for _, sh := range []string{"fish", "csh", "tcsh"} {
+		t.Run(sh, func(t *testing.T) {
+			t.Parallel()
+			path, err := exec.LookPath(sh)
+			if err != nil {
+				t.Fatalf("%s is not installed (.ci/run installs it): %v", sh, err)
+			}
+			tools, env, c, ctx := setupContainer(t, ImageBusybox, SSHDOptions{MountCgroups: true, LoginShell: path})
+			cfg := env.SSHConfig(t, "srv", ClientConfig{})
+			r := Run(env.KfwdCommand(ctx, tools, loginArgs(cfg, "srv", []string{"-v", "--container", c.Name}, containerLoginArgs(env, "urlencoded")...)...))
+			assertLoggedIn(t, env, "srv --container under "+sh, r)
+			if !strings.Contains(r.Stderr, "watching the login's listening sockets on the remote") {
+				t.Errorf("under %s the listener watch did not run in the container:\n%s", sh, r.Stderr)
+			}
+
+			args := append([]string{"ünï", "tab\there"}, hostileArgs...)
+			want := ""
+			for _, a := range args {
+				want += "<" + a + ">"
+			}
+			r = Run(env.KfwdCommand(ctx, tools, loginArgs(cfg, "srv", []string{"-q", "--container", c.Name}, append([]string{"printf", "<%s>"}, args...)...)...))
+			if r.ExitCode != 0 || !strings.Contains(r.Stdout, want) {
+				t.Errorf("under %s the arguments changed on their way into the container:\n got %q\nwant %q\n%s", sh, r.Stdout, want, r)
+			}
+			if out := c.Exec(t, "sh", "-c", "ls /tmp/kfwd-e2e-pwned 2>/dev/null; true"); out != "" {
+				t.Errorf("under %s an argument ran a command in the container", sh)
+			}
+			if _, err := os.Stat("/tmp/kfwd-e2e-pwned"); err == nil {
+				os.Remove("/tmp/kfwd-e2e-pwned")
+				t.Errorf("under %s an argument ran a command on the host", sh)
+			}
+
+			// From a terminal kfwd sets the local TERM in the container (podman exec -e), outside
+			// the wrapper's escaped words: an awkward one arrives unchanged too.
+			term := `vt\'220\\!%ü`
+			cmd := env.KfwdCommand(ctx, tools, loginArgs(cfg, "srv", []string{"-q", "--container", c.Name}, "sh", "-c", `printf '<%s>' "$TERM"`)...)
+			cmd.Env = append(cmd.Env, "TERM="+term)
+			r = runOnTerminal(t, cmd)
+			if r.ExitCode != 0 || !strings.Contains(r.Stdout, "<"+term+">") {
+				t.Errorf("under %s the terminal type changed on its way into the container:\n got %q\nwant %q\n%s", sh, r.Stdout, "<"+term+">", r)
+			}
+			assertContainerEmpty(t, c, "after the logins")
+		})
+	}
+}
+
+// TestLoginContainerConnectionLostStopsLogin: a login in a container on the SSH host, and the
+// network drops the connection silently but works again; kfwd reports the loss, reconnects once
+// and stops the login inside the container.
+func TestLoginContainerConnectionLostStopsLogin(t *testing.T) {
+	t.Parallel()
+	tools, env, c, ctx := setupContainer(t, ImageBusybox, SSHDOptions{MountCgroups: true})
+	relay := NewRelay(t, env.SSHD.Addr, 0)
+	host, rport := relay.HostPort()
+	kh := env.SSHD.KnownHostsFor(relay.Addr)
+	cfg := env.SSHConfig(t, "srv", ClientConfig{HostName: host, Port: rport, KnownHosts: &kh})
+	flags := []string{"-o", "ServerAliveInterval=1", "-o", "ServerAliveCountMax=2", "-o", "ConnectTimeout=2", "--container", c.Name}
+	cmd := env.KfwdCommand(ctx, tools, loginArgs(cfg, "srv", flags, containerLoginArgs(env, "plain")...)...)
+	cmd.Env = append(cmd.Env, "KFWD_TEST_BROWSER_FETCH=0") // the user never finishes signing in
+	p, err := Start(cmd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, ctx, "the login in the container", func() bool {
+		return strings.Contains(p.Stdout(), "Open this URL") && strings.Contains(strings.Join(c.Processes(t), "\n"), "testlogin")
+	})
+	relay.BlackholeExisting()
+	r := p.Wait()
+	assertLostError(t, r)
+	if strings.Contains(r.Stderr, "could not stop") {
+		t.Errorf("kfwd says it could not stop the login although the network is back:\n%s", r.Stderr)
+	}
+	assertContainerEmpty(t, c, "after the lost connection")
 }
