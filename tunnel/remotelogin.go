@@ -129,8 +129,9 @@ func (l *Login) Close() error {
 // session. Each step is bounded, so a dead connection delays the caller by at
 // most a few seconds. When the connection was lost, Stop reconnects once
 // (bounded by ConnectTimeout, no questions asked) and stops the login over the
-// new connection; the error says when even that failed, and the login is then
-// left to the next kfwd login to the host (see leaseScript).
+// new connection (in the container, for a container on an SSH host); the
+// error says when even that failed, and the login is then left to the next
+// kfwd login to the host (see leaseScript).
 func (l *Login) Stop() error {
 	l.signal(os.Interrupt)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
