@@ -18,13 +18,14 @@ import (
 // The wrapper installs the browser-opener shims, marks every process of the
 // login with KFWD_SESSION=<id> in its environment, and can be stopped from
 // outside, whole (see loginScript and stopScript). Next to it a lease session
-// tells later kfwds that this login still has an owner (see leaseScript). It
-// is a Session with a Stop.
+// tells later kfwds that this login still has an owner, and stops the login
+// when kfwd is gone (see leaseScript). It is a Session with a Stop.
 type Login struct {
 	*Session
 	t  Target
 	id string
 
+	started   chan struct{} // closed once Session is set (it stays nil when the login did not start)
 	mu        sync.Mutex
 	closed    bool
 	lease     *Session
@@ -33,94 +34,158 @@ type Login struct {
 }
 
 // Lease timing: kfwd refreshes the lease every leaseInterval; a later kfwd
-// takes a login whose lease is older than leaseStale seconds as abandoned. The
-// lease session starts leaseDelay after the login, off its critical path (most
-// of a login is the user in the browser; a login that ends sooner needs none),
-// and late enough not to compete with the login's own shell start-up: a
-// session runs the user's shell start-up files (bash sources .bashrc under
-// sshd), which can be slow or, like pyenv's rehash lock, serialise sessions.
+// takes a login whose lease is older than leaseStale seconds as abandoned.
+// The wrapper writes the first lease (its start time), so a login that kfwd
+// lost before the lease session refreshed it goes stale as well.
 const (
 	leaseInterval = 3 * time.Second
 	leaseStale    = 10
-	leaseDelay    = 5 * time.Second
 )
 
 // startLogin starts argv on t under the login wrapper as session id, with o
-// for everything but the command line (o.Command is ignored).
+// for everything but the command line (o.Command is ignored). The lease
+// session is opened together with the login's: both channel opens, then both
+// execs, travel together, so the login starts no later, and a login that
+// loses its kfwd in its first seconds is stopped too. kfwd writes the lease
+// session nothing before leaseInterval, when the login's first output has
+// long arrived (data sent sooner would make the output an answer to it: one
+// more round trip, see internal/e2e TestRoundTripsToFirstOutput).
 func startLogin(ctx context.Context, t Target, id string, argv []string, o SessionOptions) (*Login, error) {
 	o.Command = loginCommand(argv, id)
+	l := &Login{t: t, id: id, started: make(chan struct{}), leaseDone: make(chan struct{})}
+	go l.holdLease(o.Logf)
 	s, err := t.Start(ctx, o)
+	l.Session = s
+	close(l.started)
 	if err != nil {
+		l.mu.Lock()
+		l.closed = true
+		in := l.leaseIn
+		l.mu.Unlock()
+		if in != nil {
+			in.Close()
+		}
 		return nil, err
 	}
-	l := &Login{Session: s, t: t, id: id, leaseDone: make(chan struct{})}
-	go l.holdLease(o.Logf)
 	return l, nil
 }
 
 // ID is the login's random session id, its KFWD_SESSION value on the remote.
 func (l *Login) ID() string { return l.id }
 
-// holdLease runs the lease session (after leaseDelay, unless the login ended
-// first) and feeds it a line every leaseInterval until Close.
+// holdLease runs the lease session and feeds it a line every leaseInterval
+// until Close or the login's end. When it cannot start, it tries again at
+// each interval while the login runs: without it the wrapper's first lease
+// goes stale, and a later kfwd would stop a login that has an owner.
 func (l *Login) holdLease(logf func(string, ...any)) {
 	defer close(l.leaseDone)
-	select {
-	case <-time.After(leaseDelay):
-	case <-l.done():
-		return
-	}
-	pr, pw := io.Pipe()
-	l.mu.Lock()
-	if l.closed {
-		l.mu.Unlock()
-		return
-	}
-	l.leaseIn = pw
-	l.mu.Unlock()
-	s, err := l.t.Start(context.Background(), SessionOptions{Command: leaseCommand(l.id), Stdin: pr})
-	if err != nil {
-		if logf != nil {
-			logf("login: no lease session (%v); a later kfwd cannot tell this login is owned", err)
-		}
-		return
-	}
-	l.mu.Lock()
-	closed := l.closed
-	l.lease = s
-	l.mu.Unlock()
-	if closed {
-		s.Close()
-		return
-	}
-	t := time.NewTicker(leaseInterval)
-	defer t.Stop()
+	tick := time.NewTicker(leaseInterval)
+	defer tick.Stop()
 	for {
-		if _, err := pw.Write([]byte("\n")); err != nil {
+		pr, pw := io.Pipe()
+		l.mu.Lock()
+		if l.closed {
+			l.mu.Unlock()
+			return
+		}
+		l.leaseIn = pw
+		l.mu.Unlock()
+		s, err := l.t.Start(context.Background(), SessionOptions{Command: leaseCommand(l.id), Stdin: pr})
+		if err == nil {
+			l.feedLease(s, pw, tick)
+			return
+		}
+		if logf != nil {
+			logf("login: no lease session (%v); trying again in %v, a later kfwd may take this login for abandoned", err, leaseInterval)
+		}
+		<-l.started
+		if l.Session == nil {
 			return
 		}
 		select {
-		case <-t.C:
-		case <-s.done():
+		case <-tick.C:
+		case <-l.done():
 			return
 		}
 	}
 }
 
-// Close ends the lease and closes the login's session. A login still running
-// then has no owner: the lease session, seeing its input end, stops it.
+// feedLease writes lease session s a line (on in) every tick until it ends
+// or the Login is closed.
+func (l *Login) feedLease(s *Session, in *io.PipeWriter, tick *time.Ticker) {
+	l.mu.Lock()
+	closed := l.closed
+	l.lease = s
+	l.mu.Unlock()
+	if closed {
+		// Close ran while the lease started.
+		l.endLease(s, in)
+		return
+	}
+	for {
+		select {
+		case <-tick.C:
+		case <-s.done():
+			return
+		}
+		if _, err := in.Write([]byte("\n")); err != nil {
+			return
+		}
+	}
+}
+
+// Close ends the lease and closes the login's session. When the login has
+// exited, kfwd tells the lease session so (it then ends at once); a login
+// still running has no owner: the lease session, seeing its input end
+// without that word, stops it.
 func (l *Login) Close() error {
 	l.mu.Lock()
 	l.closed = true
 	in, lease := l.leaseIn, l.lease
 	l.mu.Unlock()
-	if in != nil {
-		in.Close()
-	}
 	if lease != nil {
-		lease.Close()
+		l.endLease(lease, in)
 	}
+	// A lease still starting is ended by feedLease once it runs.
 	return l.Session.Close()
+}
+
+// endLease ends lease session s, whose input is in: the word "e" when the
+// login has exited, then EOF, then the channel's close.
+func (l *Login) endLease(s *Session, in *io.PipeWriter) {
+	if l.exited() {
+		// Bounded: the lease session may be gone, and nobody reads.
+		wrote := make(chan struct{})
+		go func() { in.Write([]byte("e\n")); close(wrote) }()
+		select {
+		case <-wrote:
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	in.Close()
+	// Let the word and the EOF go out before the channel closes.
+	if s.stdinDone != nil {
+		select {
+		case <-s.stdinDone:
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	s.Close()
+}
+
+// exited reports whether the login's command has exited with a status (not
+// merely lost with its connection).
+func (l *Login) exited() bool {
+	<-l.started
+	if l.Session == nil {
+		return false
+	}
+	select {
+	case <-l.done():
+		return l.Session.err == nil
+	default:
+		return false
+	}
 }
 
 // Stop ends the remote login when kfwd gives up on it, on every exit path but
@@ -269,7 +334,9 @@ kfwd_stopid() {
 //     one it can leave. A session without a PTY gets no hangup from sshd when
 //     kfwd closes it, and a "signal" request reaches only this shell;
 //   - write its pid to the directory's pid file, created exclusively (set -C),
-//     once the traps are set, so a stop never finds a wrapper that cannot act;
+//     once the traps are set, so a stop never finds a wrapper that cannot act,
+//     and the remote clock to its lease file: the login's first lease, which
+//     goes stale unless kfwd's lease session refreshes it (see leaseScript);
 //   - on HUP, INT or TERM stop the whole login: TERM to argv, to the process
 //     group (sshd makes each session its own group, led by this shell, which
 //     the shell checks first) and to every process carrying the id (those
@@ -308,7 +375,7 @@ trap 'kfwd_stop 129' HUP
 trap 'kfwd_stop 130' INT
 trap 'kfwd_stop 143' TERM
 exec 3<&0; KFWD_SESSION=$kfwd_i "$@" <&3 3<&- & kfwd_p=$!; exec 3<&-
-[ -z "$kfwd_d" ] || { set -C; echo $$ >"$kfwd_d/pid"; set +C; } 2>/dev/null
+[ -z "$kfwd_d" ] || ( set -C; echo $$ >"$kfwd_d/pid"; exec date +%s >"$kfwd_d/lease" ) 2>/dev/null
 wait $kfwd_p; kfwd_s=$?
 while kill -0 $kfwd_p 2>/dev/null; do wait $kfwd_p; kfwd_s=$?; done
 [ -z "$kfwd_x" ] || kfwd_s=$kfwd_x
@@ -321,16 +388,30 @@ kfwd_stopid "$1"
 exit 0
 `
 
-// leaseScript is the lease session of login $KFWD_LEASE. It first stops
-// the logins of earlier kfwds that nobody owns any more: the user's own
-// directories of other ids whose lease is older than leaseStale seconds, or
-// that have no lease and whose wrapper is gone. Then, for each line kfwd
-// sends, it writes the remote clock (date +%s) to its login's lease file.
-// When its input ends without the login having ended (kfwd closed it, or the
-// connection dropped), the login has no owner: it stops it, ignoring the TERM
-// the wrapper then sends to everything of the login, so that it finishes.
+// leaseScript is the lease session of login $KFWD_LEASE, started together
+// with the login. It first stops the logins of earlier kfwds that nobody owns
+// any more: the user's own directories of other ids whose lease is older than
+// leaseStale seconds (the wrapper writes the first one, so this holds also for
+// a login whose kfwd went before its lease session refreshed it), or that
+// have no lease and whose wrapper is gone. Then, for each line kfwd sends, it
+// writes the remote clock (date +%s) to its login's lease file; the line "e"
+// says the login has exited, and the script ends. When its input ends without
+// it (kfwd was killed, or the connection dropped), the login has no owner: it
+// stops it, ignoring the TERM the wrapper then sends to everything of the
+// login, so that it finishes. As the two sessions start at the same time, the
+// login's processes may not be there yet: it looks for them for a second, and
+// for as long as a shell is about to run the wrapper (its command line holds
+// KFWD_WRAPPER=<id>: the user's shell start-up files still running).
 const leaseScript = `PROCFUNCTIONS
 kfwd_i=$KFWD_LEASE; kfwd_now=
+kfwd_loginpids() {
+  [ -d /proc/self ] || return 0
+  grep -lzxF -e "KFWD_SESSION=$1" -e "KFWD_WRAPPER=$1" /proc/[0-9]*/environ 2>/dev/null
+}
+kfwd_pending() {
+  [ -d /proc/self ] || return 0
+  grep -lz "KFWD_WRAPPE[R]=$1 " /proc/[0-9]*/cmdline 2>/dev/null
+}
 for kfwd_d in "${TMPDIR:-/tmp}"/kfwd-*.*; do
   [ -d "$kfwd_d" ] && [ -O "$kfwd_d" ] || continue
   kfwd_j=${kfwd_d##*/kfwd-}; kfwd_j=${kfwd_j%%.*}
@@ -345,11 +426,18 @@ for kfwd_d in "${TMPDIR:-/tmp}"/kfwd-*.*; do
   kfwd_stopid "$kfwd_j"
 done
 while read -r kfwd_v; do
+  [ "$kfwd_v" != e ] || exit 0
   kfwd_v=$(date +%s)
   for kfwd_d in $(kfwd_dirs "$kfwd_i"); do echo "$kfwd_v" >"$kfwd_d/lease"; done 2>/dev/null
 done
 trap '' TERM HUP
-[ -z "$(kfwd_dirs "$kfwd_i")" ] || kfwd_stopid "$kfwd_i"
+kfwd_t=0
+while [ $kfwd_t -lt 300 ]; do
+  if [ -n "$(kfwd_dirs "$kfwd_i")$(kfwd_loginpids "$kfwd_i")" ]; then kfwd_stopid "$kfwd_i"; break; fi
+  [ $kfwd_t -lt 10 ] || [ -n "$(kfwd_pending "$kfwd_i")" ] || break
+  sleep 0.1 2>/dev/null || sleep 1
+  kfwd_t=$((kfwd_t+1))
+done
 exit 0
 `
 

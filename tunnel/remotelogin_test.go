@@ -6,10 +6,12 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -672,4 +674,119 @@ func TestLoginMarkerOnlyOnLogin(t *testing.T) {
 	if !regexp.MustCompile(`login \[[0-9a-f]+\]`).MatchString(out.String()) {
 		t.Errorf("the login did not get KFWD_SESSION: %q", out.String())
 	}
+}
+
+// TestWrapperWritesFirstLease: the wrapper writes its login's first lease
+// (the remote clock when it started), so a login whose kfwd went before its
+// lease session refreshed the lease goes stale like any other (issue 9 item
+// 5: such a login had no lease and was never stopped).
+func TestWrapperWritesFirstLease(t *testing.T) {
+	tmp := t.TempDir()
+	id := newLoginID()
+	cmd, _ := startWrapped(t, tmp, id, "sleep", "60")
+	dir := loginDir(t, tmp, id)
+	var lease []byte
+	for i := 0; i < 200 && len(bytes.TrimSpace(lease)) == 0; i++ {
+		time.Sleep(10 * time.Millisecond)
+		lease, _ = os.ReadFile(filepath.Join(dir, "lease"))
+	}
+	v, err := strconv.ParseInt(string(bytes.TrimSpace(lease)), 10, 64)
+	if now := time.Now().Unix(); err != nil || v < now-5 || v > now+1 {
+		t.Errorf("the wrapper's first lease is %q (%v), want the time it started, about %d", lease, err, now)
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	waitExit(t, cmd)
+}
+
+// startLease starts login id's lease session script with stdin.
+func startLease(t *testing.T, tmp, id string, stdin io.Reader) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command("sh", "-c", leaseCommand(id))
+	cmd.Env = append(os.Environ(), "TMPDIR="+tmp)
+	cmd.Stdin = stdin
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill() })
+	return cmd
+}
+
+// TestLeaseEndsBeforeLoginStarts: the lease session starts together with
+// the login, so its input can end (kfwd killed, the connection dropped) before
+// the login's wrapper runs, or while the user's shell start-up files still
+// run before it. The lease session waits for the login and stops it.
+func TestLeaseEndsBeforeLoginStarts(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		delay string // before the user's shell runs the wrapper
+	}{{"wrapper 0.2 s later", "0.2"}, {"shell start-up 2 s", "2"}} {
+		t.Run(c.name, func(t *testing.T) {
+			tmp := t.TempDir()
+			id := newLoginID()
+			lease := startLease(t, tmp, id, strings.NewReader(""))
+			// The shell that will run the wrapper: its command line already
+			// names the login (KFWD_WRAPPER=<id>).
+			login := exec.Command("sh", "-c", "sleep "+c.delay+"; "+loginCommand([]string{"sleep", "60"}, id))
+			login.Env = append(os.Environ(), "TMPDIR="+tmp)
+			login.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+			if err := login.Start(); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { login.Process.Kill() })
+			// 143: the wrapper's trap; -1: TERM before the wrapper set it.
+			if st := waitExit(t, login); st != 143 && st != -1 {
+				t.Errorf("the login ended with %d, want 143 (stopped by its lease session)", st)
+			}
+			if st := waitExit(t, lease); st != 0 {
+				t.Errorf("the lease session ended with %d", st)
+			}
+			if m, _ := filepath.Glob(filepath.Join(tmp, "kfwd-*")); len(m) > 0 {
+				t.Errorf("left behind: %q", m)
+			}
+			if left := markedProcesses(id); len(left) > 0 {
+				t.Errorf("processes of the login left running: %v", left)
+			}
+		})
+	}
+}
+
+// TestLeaseEndWord: the line "e" (kfwd saw its login exit) ends the lease
+// session at once, without stopping anything; a plain end of input with no
+// login to be found ends it within about a second.
+func TestLeaseEndWord(t *testing.T) {
+	tmp := t.TempDir()
+	id := newLoginID()
+	login, _ := startWrapped(t, tmp, id, "sleep", "60")
+	loginDir(t, tmp, id)
+	start := time.Now()
+	lease := startLease(t, tmp, id, strings.NewReader("\ne\n"))
+	if st := waitExit(t, lease); st != 0 || time.Since(start) > 2*time.Second {
+		t.Errorf("after the end word the lease session ended with %d after %v", st, time.Since(start))
+	}
+	if !alive(login.Process.Pid) {
+		t.Error("the end word stopped the login")
+	}
+	login.Process.Signal(syscall.SIGTERM)
+	waitExit(t, login)
+
+	start = time.Now()
+	lease = startLease(t, tmp, newLoginID(), strings.NewReader(""))
+	if st := waitExit(t, lease); st != 0 || time.Since(start) > 3*time.Second {
+		t.Errorf("with no login the lease session ended with %d after %v", st, time.Since(start))
+	}
+}
+
+// markedProcesses lists the processes carrying login id's KFWD_SESSION or
+// KFWD_WRAPPER marker.
+func markedProcesses(id string) []string {
+	m, _ := filepath.Glob("/proc/[0-9]*/environ")
+	var left []string
+	for _, f := range m {
+		b, err := os.ReadFile(f)
+		env := "\x00" + string(b) + "\x00"
+		if err == nil && (strings.Contains(env, "\x00KFWD_SESSION="+id+"\x00") || strings.Contains(env, "\x00KFWD_WRAPPER="+id+"\x00")) {
+			left = append(left, f)
+		}
+	}
+	return left
 }

@@ -3,6 +3,7 @@ package tunnel
 import (
 	"context"
 	"io"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -227,5 +228,25 @@ func TestStartLoginStop(t *testing.T) {
 	}
 	if l.ID() == "" {
 		t.Error("empty login id")
+	}
+}
+
+// TestStartLoginLeaseAtOnce: the lease session is opened together with the
+// login's, not seconds later, so a login that loses its kfwd in its first
+// seconds has one to stop it (issue 9 item 5).
+func TestStartLoginLeaseAtOnce(t *testing.T) {
+	c, srv := fwdClient(t, minisshd.Options{})
+	l, err := startLogin(context.Background(), c, newLoginID(), []string{"sleep", "60"}, SessionOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Stop()
+	lease := "env KFWD_LEASE=" + l.ID() + " "
+	deadline := time.Now().Add(time.Second)
+	for !slices.ContainsFunc(srv.Execs(), func(e string) bool { return strings.Contains(e, lease) }) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no lease session a second into the login; execs: %d", len(srv.Execs()))
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

@@ -204,7 +204,7 @@ func TestLoginConnectionLostStopsLogin(t *testing.T) {
 func TestLoginConnectionLostStaleCleanup(t *testing.T) {
 	t.Parallel()
 	tools, env, ctx, relay, p := lostSetup(t)
-	// kfwd starts the lease 5 s into the login (most of a login is the user in the browser).
+	// kfwd's lease session refreshes the lease every 3 s (the wrapper wrote the first one).
 	waitFor(t, ctx, "the login's lease", func() bool { return leaseWritten(env) })
 	relay.SetBlackhole(true)
 	r := p.Wait()
@@ -217,7 +217,7 @@ func TestLoginConnectionLostStaleCleanup(t *testing.T) {
 	}
 	// The orphan's lease runs out 10 s after kfwd last refreshed it; a kfwd login before that must
 	// leave it alone (its owner may be alive), one after it stops it when its own lease session
-	// starts, 5 s into it.
+	// starts, together with it.
 	time.Sleep(11 * time.Second)
 	cfg := env.SSHConfig(t, "direct", ClientConfig{})
 	r2 := Run(env.KfwdCommand(ctx, tools, loginArgs(cfg, "direct", []string{"-q"}, "sleep", "8")...))
@@ -262,7 +262,75 @@ func assertLoginGone(t *testing.T, env *Env, when string, tools *Tools, substrs 
 	assertGone(t, env, when, append([]string{tools.TestLogin}, substrs...)...)
 }
 
-// leaseWritten reports whether a login running in env's namespace has a lease file with a time.
+// TestLoginConnectionLostEarlyStaleCleanup: the network goes silent in the login's first second,
+// before kfwd's lease session refreshed the lease (issue 9 item 5: such a login had no lease, and
+// no later kfwd ever stopped it). kfwd cannot stop it; the next kfwd login after the wrapper's own
+// first lease ran out does.
+func TestLoginConnectionLostEarlyStaleCleanup(t *testing.T) {
+	t.Parallel()
+	tools, env, ctx, relay, p := lostSetup(t)
+	relay.SetBlackhole(true)
+	start := p.start
+	if early := time.Since(start); early > 2500*time.Millisecond {
+		t.Fatalf("the login took %v to start: kfwd's lease session may have refreshed the lease, the test proves nothing", early)
+	}
+	r := p.Wait()
+	assertLostError(t, r)
+	if len(env.NS.ProcessesMatching(tools.TestLogin)) == 0 {
+		t.Fatalf("the login is gone although nothing could reach the remote: the test proves nothing")
+	}
+	time.Sleep(time.Until(start.Add(11 * time.Second)))
+	cfg := env.SSHConfig(t, "direct", ClientConfig{})
+	r2 := Run(env.KfwdCommand(ctx, tools, loginArgs(cfg, "direct", []string{"-q"}, "sleep", "3")...))
+	if r2.ExitCode != 0 {
+		t.Fatalf("the next login: %s", r2)
+	}
+	relay.Close()
+	assertLoginGone(t, env, "after the next kfwd login", tools)
+}
+
+// TestLoginKilledEarlyStopsLogin: kfwd is killed (SIGKILL: no cleanup of its own) in the login's
+// first second, without a PTY, so sshd hangs up nothing. The CLI prints nothing more and ignores
+// the end of its input (a real test CLI dies of SIGPIPE on its next write), as one waiting for its
+// callback does. The lease session, started with the login, sees its input end and stops the
+// login (issue 9 item 5: it started 5 s in, and the login was left running for good).
+func TestLoginKilledEarlyStopsLogin(t *testing.T) {
+	t.Parallel()
+	tools, env, ctx, cfg := setupLogin(t, SSHDOptions{})
+	cmd := env.KfwdCommand(ctx, tools, loginArgs(cfg, "srv", nil, "sh", "-c", "echo started; exec sleep 297")...)
+	p, err := Start(cmd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// kfwd is killed once the login and its lease session run (a lease session still in the
+	// user's shell start-up files when kfwd goes may die there; the wrapper's first lease then
+	// lets the next kfwd login stop the login, see TestLoginConnectionLostEarlyStaleCleanup).
+	waitFor(t, ctx, "the remote login and its lease session to start", func() bool {
+		return strings.Contains(p.Stdout(), "started") && len(env.NS.ProcessesMatching("sleep 297")) > 0 && leaseRunning(env)
+	})
+	cmd.Process.Kill()
+	if early := time.Since(p.start); early > 3*time.Second {
+		t.Fatalf("the login and its lease session took %v to start: the test is about the login's first seconds (the lease session started 5 s in)", early)
+	}
+	p.Wait()
+	assertLoginGone(t, env, "after kfwd was killed", tools, "sleep 297")
+}
+
+// leaseRunning reports whether a lease session runs in env's namespace (KFWD_LEASE in its
+// environment).
+func leaseRunning(env *Env) bool {
+	pids, _ := env.NS.Pids()
+	for _, p := range pids {
+		b, err := os.ReadFile("/proc/" + strconv.Itoa(p) + "/environ")
+		if err == nil && strings.Contains("\x00"+string(b), "\x00KFWD_LEASE=") {
+			return true
+		}
+	}
+	return false
+}
+
+// leaseWritten reports whether a login running in env's namespace has a lease that kfwd's lease
+// session refreshed: newer than its pid file, written by the wrapper with its first lease.
 func leaseWritten(env *Env) bool {
 	pids, _ := env.NS.Pids()
 	ours := map[string]bool{}
@@ -273,7 +341,9 @@ func leaseWritten(env *Env) bool {
 	for _, d := range dirs {
 		pid, _ := os.ReadFile(filepath.Join(d, "pid"))
 		lease, _ := os.ReadFile(filepath.Join(d, "lease"))
-		if ours[strings.TrimSpace(string(pid))] && len(strings.TrimSpace(string(lease))) > 1 {
+		fi, err := os.Stat(filepath.Join(d, "pid"))
+		v, _ := strconv.ParseInt(strings.TrimSpace(string(lease)), 10, 64)
+		if ours[strings.TrimSpace(string(pid))] && err == nil && v > fi.ModTime().Unix() {
 			return true
 		}
 	}
