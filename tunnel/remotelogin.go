@@ -264,8 +264,9 @@ var shimScript = []string{
 }
 
 // procFunctions are the shell functions the wrapper, the stop command and the
-// lease session share. kfwd_envpids lists the processes (but this shell)
-// whose environment carries login $1's marker: KFWD_SESSION=$1 (every process
+// lease session share. kfwd_envpids lists the live processes (but this shell
+// and the subshell running it, which inherit a marker the lease session
+// carries, and its own grep, gone by then) whose environment carries login $1's marker: KFWD_SESSION=$1 (every process
 // the login started), KFWD_WRAPPER=$1 (its wrapper) or KFWD_LEASE=$1 (its
 // lease session); that is every process of that login,
 // also one reparented to init or in a session of its own. Only the user's
@@ -277,9 +278,11 @@ var shimScript = []string{
 // directory goes.
 const procFunctions = `kfwd_envpids() {
   [ -d /proc/self ] || return 0
+  kfwd_me=; read -r kfwd_me kfwd_f </proc/self/stat 2>/dev/null
   for kfwd_f in $(grep -lzxF -e "KFWD_SESSION=$1" -e "KFWD_WRAPPER=$1" -e "KFWD_LEASE=$1" /proc/[0-9]*/environ 2>/dev/null); do
     kfwd_f=${kfwd_f#/proc/}; kfwd_f=${kfwd_f%/environ}
-    [ "$kfwd_f" = $$ ] || printf '%s ' "$kfwd_f"
+    case $kfwd_f in $$|"$kfwd_me") continue;; esac
+    [ ! -d "/proc/$kfwd_f" ] || printf '%s ' "$kfwd_f"
   done
 }
 kfwd_dirs() {
@@ -404,10 +407,6 @@ exit 0
 // KFWD_WRAPPER=<id>: the user's shell start-up files still running).
 const leaseScript = `PROCFUNCTIONS
 kfwd_i=$KFWD_LEASE; kfwd_now=
-kfwd_loginpids() {
-  [ -d /proc/self ] || return 0
-  grep -lzxF -e "KFWD_SESSION=$1" -e "KFWD_WRAPPER=$1" /proc/[0-9]*/environ 2>/dev/null
-}
 kfwd_pending() {
   [ -d /proc/self ] || return 0
   grep -lz "KFWD_WRAPPE[R]=$1 " /proc/[0-9]*/cmdline 2>/dev/null
@@ -433,7 +432,7 @@ done
 trap '' TERM HUP
 kfwd_t=0
 while [ $kfwd_t -lt 300 ]; do
-  if [ -n "$(kfwd_dirs "$kfwd_i")$(kfwd_loginpids "$kfwd_i")" ]; then kfwd_stopid "$kfwd_i"; break; fi
+  if [ -n "$(kfwd_dirs "$kfwd_i")$(kfwd_envpids "$kfwd_i")" ]; then kfwd_stopid "$kfwd_i"; break; fi
   [ $kfwd_t -lt 10 ] || [ -n "$(kfwd_pending "$kfwd_i")" ] || break
   sleep 0.1 2>/dev/null || sleep 1
   kfwd_t=$((kfwd_t+1))
