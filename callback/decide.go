@@ -692,7 +692,12 @@ func rankURL(u string, port int, by string) int {
 // remote setup). Opening it would replay the code; printing it would leak it.
 func isPastedResponse(u string) bool {
 	pu, err := url.Parse(u)
-	if err != nil || pu.Host == "" || isLoopback(pu.Hostname()) {
+	return err == nil && pastedResponse(pu)
+}
+
+// pastedResponse is isPastedResponse for a URL already parsed.
+func pastedResponse(pu *url.URL) bool {
+	if pu.Host == "" || isLoopback(pu.Hostname()) {
 		return false
 	}
 	q := pu.Query()

@@ -272,7 +272,7 @@ func trimURL(u string) string {
 // front of it on its line.
 func (d *detector) textURL(s *Scanner, u, before string, line *lineCtx) {
 	pu, err := url.Parse(u)
-	if err != nil || pu.Host == "" || isPastedResponse(u) {
+	if err != nil || pu.Host == "" || pastedResponse(pu) {
 		// A pasted authorization response is never opened nor reported.
 		return
 	}
@@ -308,7 +308,7 @@ func (d *detector) opener(s *Scanner, u string) {
 	d.fromOpener = true
 	defer func() { d.fromOpener = false }()
 	pu, err := url.Parse(u)
-	if err != nil || pu.Host == "" || !hasHTTPScheme(u) || isPastedResponse(u) {
+	if err != nil || pu.Host == "" || !hasHTTPScheme(u) || pastedResponse(pu) {
 		return
 	}
 	if host := pu.Hostname(); isLoopback(host) && !redirectsElsewhere(u, pu) {

@@ -181,14 +181,14 @@ func userCodeOf(u string) string {
 	return ""
 }
 
-// findURLs returns the spans of http(s) URLs in text, at most max: the
+// findURLs returns the spans of http(s) URLs in text, at most limit: the
 // scheme at a word start, "://", then a run of URL characters. It is what
 // the regexp (?i)\bhttps?://[URL chars]+ matches, without the backtracking
 // matcher's cost per position.
-func findURLs(text string, max int) [][]int {
+func findURLs(text string, limit int) [][]int {
 	var spans [][]int
 	from := 0
-	for len(spans) < max {
+	for len(spans) < limit {
 		i := strings.Index(text[from:], "://")
 		if i < 0 {
 			break
@@ -208,14 +208,7 @@ func findURLs(text string, max int) [][]int {
 		if start >= 0 && (start == 0 || !isWordByte(text[start-1])) && end > i+3 {
 			spans = append(spans, []int{start, end})
 		}
-		from = max2(end, i+3)
+		from = end
 	}
 	return spans
-}
-
-func max2(a, b int) int {
-	if a > b {
-		return a
-	}
-	return b
 }

@@ -20,7 +20,7 @@ type Client struct {
 	conn *ssh.Client
 	info ConnInfo
 	logf func(string, ...any) // DialOptions.Logf; a no-op for newClient
-	// redial is what Dial was called with (Host nil for newClient).
+	// dialed is what Dial was called with (Host nil for newClient).
 	dialed DialOptions
 
 	mu      sync.Mutex
@@ -111,13 +111,7 @@ func (c *Client) redial() (*Client, error) {
 // redial), and the function that closes that connection: the host itself for
 // a Client, the same container on it for a Container on an SSH host.
 func redialTarget(t Target) (Target, func(), error) {
-	var lost *Client
-	switch t := t.(type) {
-	case *Client:
-		lost = t
-	case *Container:
-		lost = t.host
-	}
+	lost := sshHost(t)
 	if lost == nil {
 		return nil, nil, errNoRedial
 	}
@@ -127,7 +121,9 @@ func redialTarget(t Target) (Target, func(), error) {
 	}
 	closeConn := func() { c.Close() }
 	if ct, ok := t.(*Container); ok {
-		return &Container{Spec: ct.Spec, host: c, logf: ct.logf}, closeConn, nil
+		nc := *ct
+		nc.host = c
+		return &nc, closeConn, nil
 	}
 	return c, closeConn, nil
 }
@@ -135,13 +131,20 @@ func redialTarget(t Target) (Target, func(), error) {
 // LostConnection returns why the SSH connection under t was given up as lost
 // (Keepalive's error), or nil: for a Client, and for a Container on an SSH host.
 func LostConnection(t Target) error {
+	if c := sshHost(t); c != nil {
+		return c.lost()
+	}
+	return nil
+}
+
+// sshHost is the SSH connection under t: t itself for a Client, the host of
+// a Container on an SSH host; nil for a local container.
+func sshHost(t Target) *Client {
 	switch t := t.(type) {
 	case *Client:
-		return t.lost()
+		return t
 	case *Container:
-		if t.host != nil {
-			return t.host.lost()
-		}
+		return t.host
 	}
 	return nil
 }

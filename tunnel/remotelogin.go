@@ -25,12 +25,11 @@ type Login struct {
 	t  Target
 	id string
 
-	started   chan struct{} // closed once Session is set (it stays nil when the login did not start)
-	mu        sync.Mutex
-	closed    bool
-	lease     *Session
-	leaseIn   *io.PipeWriter
-	leaseDone chan struct{}
+	started chan struct{} // closed once Session is set (it stays nil when the login did not start)
+	mu      sync.Mutex
+	closed  bool
+	lease   *Session
+	leaseIn *io.PipeWriter
 }
 
 // Lease timing: kfwd refreshes the lease every leaseInterval; a later kfwd
@@ -52,7 +51,7 @@ const (
 // more round trip, see internal/e2e TestRoundTripsToFirstOutput).
 func startLogin(ctx context.Context, t Target, id string, argv []string, o SessionOptions) (*Login, error) {
 	o.Command = loginCommand(argv, id)
-	l := &Login{t: t, id: id, started: make(chan struct{}), leaseDone: make(chan struct{})}
+	l := &Login{t: t, id: id, started: make(chan struct{})}
 	go l.holdLease(o.Logf)
 	s, err := t.Start(ctx, o)
 	l.Session = s
@@ -78,7 +77,6 @@ func (l *Login) ID() string { return l.id }
 // each interval while the login runs: without it the wrapper's first lease
 // goes stale, and a later kfwd would stop a login that has an owner.
 func (l *Login) holdLease(logf func(string, ...any)) {
-	defer close(l.leaseDone)
 	tick := time.NewTicker(leaseInterval)
 	defer tick.Stop()
 	for {

@@ -545,13 +545,6 @@ func Shell(env ...string) Exec {
 			<-s.Done
 			cmd.Process.Kill()
 		}()
-		var ee *exec.ExitError
-		switch err := cmd.Wait(); {
-		case err == nil:
-			return 0
-		case errors.As(err, &ee) && ee.ExitCode() >= 0:
-			return ee.ExitCode()
-		}
-		return 255
+		return exitStatus(cmd.Wait())
 	}
 }

@@ -54,7 +54,6 @@ type Server struct {
 
 	mu        sync.Mutex
 	issuerURL string
-	clients   map[string]bool
 	codes     map[string]*authCode
 	devices   map[string]*deviceGrant // by device_code
 	userCode  map[string]string       // user_code -> device_code
@@ -93,7 +92,6 @@ func New(issuer string) *Server {
 		user:      account{Sub: "demo-user-1", Name: "Demo User"},
 		signer:    newSigner(),
 		issuerURL: strings.TrimRight(issuer, "/"),
-		clients:   map[string]bool{defaultClientID: true},
 		codes:     map[string]*authCode{},
 		devices:   map[string]*deviceGrant{},
 		userCode:  map[string]string{},
@@ -225,10 +223,7 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 	}
 	q := r.URL.Query()
 	clientID := q.Get("client_id")
-	s.mu.Lock()
-	known := s.clients[clientID]
-	s.mu.Unlock()
-	if !known {
+	if clientID != defaultClientID {
 		writePage(w, http.StatusBadRequest, "Sign-in error", "Unknown client_id.")
 		return
 	}
@@ -316,10 +311,7 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 	if id, _, ok := r.BasicAuth(); ok && clientID == "" {
 		clientID = id
 	}
-	s.mu.Lock()
-	known := s.clients[clientID]
-	s.mu.Unlock()
-	if !known {
+	if clientID != defaultClientID {
 		tokenErrorStatus(w, http.StatusUnauthorized, "invalid_client", "unknown client_id")
 		return
 	}
@@ -420,7 +412,7 @@ func (s *Server) deviceCode(w http.ResponseWriter, r *http.Request) {
 	clientID := r.PostForm.Get("client_id")
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if !s.clients[clientID] {
+	if clientID != defaultClientID {
 		tokenErrorStatus(w, http.StatusUnauthorized, "invalid_client", "unknown client_id")
 		return
 	}
