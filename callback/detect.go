@@ -488,7 +488,9 @@ func writeCollapsed(b *strings.Builder, s string, space *bool) {
 type lineCtx struct {
 	text             string
 	lower            string // text lower-cased, when computed
-	logged, errLevel bool   // the line had a log prefix; its level is an error
+	benign           string // lower without benign phrases, when benignOK
+	benignOK         bool
+	logged, errLevel bool // the line had a log prefix; its level is an error
 
 	neg, doc, au, fail, svc           bool
 	negOK, docOK, auOK, failOK, svcOK bool
@@ -501,9 +503,18 @@ func (l *lineCtx) lowered() string {
 	return l.lower
 }
 
+// stripped is the lower-cased line without its benign phrases (stripBenign),
+// which both negative and failure read.
+func (l *lineCtx) stripped() string {
+	if !l.benignOK {
+		l.benign, l.benignOK = stripBenign(l.lowered()), true
+	}
+	return l.benign
+}
+
 func (l *lineCtx) negative() bool {
 	if !l.negOK {
-		l.neg, l.negOK = l.errLevel || negativeTerms.in(stripBenign(l.lowered())), true
+		l.neg, l.negOK = l.errLevel || negativeTerms.in(l.stripped()), true
 	}
 	return l.neg
 }
@@ -524,7 +535,7 @@ func (l *lineCtx) auth() bool {
 // failure reports an error message, whose URLs are not pages to visit.
 func (l *lineCtx) failure() bool {
 	if !l.failOK {
-		l.fail, l.failOK = l.errLevel || failureTerms.in(stripBenign(l.lowered())), true
+		l.fail, l.failOK = l.errLevel || failureTerms.in(l.stripped()), true
 	}
 	return l.fail
 }
