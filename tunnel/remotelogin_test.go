@@ -281,6 +281,23 @@ func loginDir(t *testing.T, tmp, id string) string {
 	}
 }
 
+// firstLease waits for the first lease the wrapper writes in its login's
+// directory dir (just after the pid file) and returns it. A test that writes
+// the lease itself waits for it first, or the wrapper's write may come after.
+func firstLease(t *testing.T, dir string) []byte {
+	t.Helper()
+	for i := 0; ; i++ {
+		lease, _ := os.ReadFile(filepath.Join(dir, "lease"))
+		if len(bytes.TrimSpace(lease)) > 0 {
+			return lease
+		}
+		if i > 500 {
+			t.Fatalf("the wrapper wrote no first lease in %s", dir)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 // startWrapped starts loginCommand(argv, id) with sh in a session of its own
 // without a terminal, as sshd runs a session without a PTY.
 func startWrapped(t *testing.T, tmp, id string, argv ...string) (*exec.Cmd, *testutil.SyncBuffer) {
@@ -617,6 +634,8 @@ func TestLeaseStopsAbandonedLogins(t *testing.T) {
 	freshCmd, _ := startWrapped(t, tmp, fresh, "sleep", "60")
 	ownCmd, _ := startWrapped(t, tmp, own, "sleep", "60")
 	staleDir, freshDir, ownDir := loginDir(t, tmp, stale), loginDir(t, tmp, fresh), loginDir(t, tmp, own)
+	firstLease(t, staleDir)
+	firstLease(t, freshDir)
 	now := time.Now().Unix()
 	os.WriteFile(filepath.Join(staleDir, "lease"), []byte(fmt.Sprintf("%d\n", now-leaseStale-5)), 0o600)
 	os.WriteFile(filepath.Join(freshDir, "lease"), []byte(fmt.Sprintf("%d\n", now)), 0o600)
@@ -684,12 +703,7 @@ func TestWrapperWritesFirstLease(t *testing.T) {
 	tmp := t.TempDir()
 	id := newLoginID()
 	cmd, _ := startWrapped(t, tmp, id, "sleep", "60")
-	dir := loginDir(t, tmp, id)
-	var lease []byte
-	for i := 0; i < 200 && len(bytes.TrimSpace(lease)) == 0; i++ {
-		time.Sleep(10 * time.Millisecond)
-		lease, _ = os.ReadFile(filepath.Join(dir, "lease"))
-	}
+	lease := firstLease(t, loginDir(t, tmp, id))
 	v, err := strconv.ParseInt(string(bytes.TrimSpace(lease)), 10, 64)
 	if now := time.Now().Unix(); err != nil || v < now-5 || v > now+1 {
 		t.Errorf("the wrapper's first lease is %q (%v), want the time it started, about %d", lease, err, now)
