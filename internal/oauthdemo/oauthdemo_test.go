@@ -392,6 +392,84 @@ func TestTokenExchangeChecks(t *testing.T) {
 	}
 }
 
+// TestConfidentialClient: a client registered with AddClient may leave out
+// PKCE, as rclone does, but then must present its secret at /token (in the
+// form or with HTTP Basic); the public client still needs PKCE, and a
+// confidential client that sent a challenge must still send its verifier.
+func TestConfidentialClient(t *testing.T) {
+	s := startServer(t)
+	s.AddClient("cli-app", "app-secret")
+	const redirect = "http://127.0.0.1:5555/"
+	newCode := func(client string, pkce bool) (string, string) {
+		q := authorizeQuery(redirect, "")
+		q.Set("client_id", client)
+		verifier := oauth2.GenerateVerifier()
+		if pkce {
+			sum := sha256.Sum256([]byte(verifier))
+			q.Set("code_challenge", base64.RawURLEncoding.EncodeToString(sum[:]))
+		} else {
+			q.Del("code_challenge")
+			q.Del("code_challenge_method")
+		}
+		resp, err := noRedirect().Get(s.issuer() + "/authorize?" + q.Encode())
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		loc, _ := url.Parse(resp.Header.Get("Location"))
+		if e := loc.Query().Get("error"); e != "" {
+			return "error:" + e, verifier
+		}
+		return loc.Query().Get("code"), verifier
+	}
+	exchange := func(code string, form url.Values) (int, string) {
+		form.Set("grant_type", "authorization_code")
+		form.Set("code", code)
+		form.Set("redirect_uri", redirect)
+		return postToken(t, s, form)
+	}
+	if c, _ := newCode(defaultClientID, false); c != "error:invalid_request" {
+		t.Errorf("the public client without PKCE got %q, want error:invalid_request", c)
+	}
+	c, _ := newCode("cli-app", false)
+	if code, e := exchange(c, url.Values{"client_id": {"cli-app"}, "client_secret": {"wrong"}}); code != 401 || e != "invalid_client" {
+		t.Errorf("wrong secret: %d %q", code, e)
+	}
+	c, _ = newCode("cli-app", false)
+	if code, e := exchange(c, url.Values{"client_id": {"cli-app"}}); code != 401 || e != "invalid_client" {
+		t.Errorf("no secret: %d %q", code, e)
+	}
+	c, _ = newCode("cli-app", false)
+	if code, tok := exchange(c, url.Values{"client_id": {"cli-app"}, "client_secret": {"app-secret"}}); code != 200 {
+		t.Errorf("secret in the form: %d %q", code, tok)
+	} else if _, err := s.claims(tok); err != nil {
+		t.Errorf("the token: %v", err)
+	}
+	c, _ = newCode("cli-app", false)
+	form := url.Values{"grant_type": {"authorization_code"}, "code": {c}, "redirect_uri": {redirect}}
+	req, _ := http.NewRequest(http.MethodPost, s.issuer()+"/token", strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth("cli-app", "app-secret")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Errorf("secret with HTTP Basic: %s", resp.Status)
+	}
+	c, _ = newCode("cli-app", true)
+	secret := url.Values{"client_id": {"cli-app"}, "client_secret": {"app-secret"}}
+	if code, e := exchange(c, secret); code != 400 || e != "invalid_grant" {
+		t.Errorf("a challenge sent, no verifier: %d %q", code, e)
+	}
+	c, verifier := newCode("cli-app", true)
+	secret.Set("code_verifier", verifier)
+	if code, tok := exchange(c, secret); code != 200 {
+		t.Errorf("a challenge and its verifier: %d %q", code, tok)
+	}
+}
+
 func TestClaimsRejects(t *testing.T) {
 	s := New("http://issuer.test")
 	other := New("http://issuer.test")

@@ -34,7 +34,8 @@ type account struct {
 
 // Server is an http.Handler implementing the endpoints of a tiny authorization server:
 //
-//	GET  /authorize         authorization code request (PKCE S256 required); auto-approves
+//	GET  /authorize         authorization code request (PKCE S256 required of the public
+//	                        client, optional for a confidential one); auto-approves
 //	POST /token             authorization_code and device_code grants
 //	POST /device/code       device authorization request (RFC 8628)
 //	GET  /device            the verification page; with ?user_code= it approves that code
@@ -59,6 +60,7 @@ type Server struct {
 	userCode  map[string]string       // user_code -> device_code
 	issued    []string
 	sessions  map[string]string // cli-session id -> authorize URL
+	secrets   map[string]string // confidential client id -> its secret (see AddClient)
 	httpSrv   *http.Server
 	listener  net.Listener
 	now       func() time.Time
@@ -96,8 +98,31 @@ func New(issuer string) *Server {
 		devices:   map[string]*deviceGrant{},
 		userCode:  map[string]string{},
 		sessions:  map[string]string{},
+		secrets:   map[string]string{},
 		now:       time.Now,
 	}
+}
+
+// AddClient registers a confidential client: one that authenticates to
+// /token with its secret (client_secret in the form, or HTTP Basic), so
+// PKCE is optional for it, as Google's and Entra's web-app clients allow.
+// Real CLIs built on such a client (rclone) send no code_challenge.
+func (s *Server) AddClient(id, secret string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.secrets[id] = secret
+}
+
+// known reports whether clientID is the public client or a registered
+// confidential one, and whether it is confidential.
+func (s *Server) known(clientID string) (ok, confidential bool) {
+	if clientID == defaultClientID {
+		return true, false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, confidential = s.secrets[clientID]
+	return confidential, confidential
 }
 
 // setIssuer sets the base URL the server advertises and puts into tokens.
@@ -179,7 +204,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case "/cli-session":
 		s.cliSession(w, r)
 	case "/":
-		writePage(w, http.StatusOK, "kfwd demo authorization server", "Endpoints: /authorize, /token, /device/code, /device, /userinfo.")
+		writePage(w, http.StatusOK, "kfwd demo authorization server", "Endpoints: /authorize, /token, /device/code, /device, /userinfo, /cli-session.")
 	default:
 		http.NotFound(w, r)
 	}
@@ -223,7 +248,8 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 	}
 	q := r.URL.Query()
 	clientID := q.Get("client_id")
-	if clientID != defaultClientID {
+	ok, confidential := s.known(clientID)
+	if !ok {
 		writePage(w, http.StatusBadRequest, "Sign-in error", "Unknown client_id.")
 		return
 	}
@@ -251,7 +277,10 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 	case state == "":
 		fail("invalid_request", "state is required")
 		return
-	case q.Get("code_challenge_method") != "S256" || q.Get("code_challenge") == "":
+	case q.Get("code_challenge") == "" && !confidential:
+		fail("invalid_request", "PKCE with code_challenge_method=S256 is required")
+		return
+	case q.Get("code_challenge") != "" && q.Get("code_challenge_method") != "S256":
 		fail("invalid_request", "PKCE with code_challenge_method=S256 is required")
 		return
 	}
@@ -307,12 +336,12 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 		tokenError(w, "invalid_request", "malformed form")
 		return
 	}
-	clientID := r.PostForm.Get("client_id")
-	if id, _, ok := r.BasicAuth(); ok && clientID == "" {
-		clientID = id
+	clientID, secret := r.PostForm.Get("client_id"), r.PostForm.Get("client_secret")
+	if id, pw, ok := r.BasicAuth(); ok && clientID == "" {
+		clientID, secret = id, pw
 	}
-	if clientID != defaultClientID {
-		tokenErrorStatus(w, http.StatusUnauthorized, "invalid_client", "unknown client_id")
+	if !s.authenticate(clientID, secret) {
+		tokenErrorStatus(w, http.StatusUnauthorized, "invalid_client", "unknown client_id or wrong client_secret")
 		return
 	}
 	switch r.PostForm.Get("grant_type") {
@@ -323,6 +352,19 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 	default:
 		tokenError(w, "unsupported_grant_type", "grant_type not supported")
 	}
+}
+
+// authenticate reports whether clientID is the public client or a
+// confidential one presenting its secret.
+func (s *Server) authenticate(clientID, secret string) bool {
+	ok, confidential := s.known(clientID)
+	if !confidential {
+		return ok
+	}
+	s.mu.Lock()
+	want := s.secrets[clientID]
+	s.mu.Unlock()
+	return subtle.ConstantTimeCompare([]byte(secret), []byte(want)) == 1
 }
 
 func (s *Server) codeGrant(w http.ResponseWriter, r *http.Request, clientID string) {
@@ -346,6 +388,11 @@ func (s *Server) codeGrant(w http.ResponseWriter, r *http.Request, clientID stri
 		return
 	}
 	verifier := r.PostForm.Get("code_verifier")
+	if ac.challenge == "" {
+		// A confidential client that sent no challenge: its secret was checked.
+		s.writeToken(w)
+		return
+	}
 	if verifier == "" {
 		tokenError(w, "invalid_grant", "code_verifier is required")
 		return
