@@ -40,3 +40,18 @@ func missing() error {
 	}
 	return nil
 }
+
+// RequireProgram returns the path of program name, a real third-party CLI a test runs, from the
+// Debian package pkg (.ci/run installs it). Like Require, it fails with $CI set and skips otherwise.
+func RequireProgram(t testing.TB, name, pkg string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err == nil {
+		return p
+	}
+	if os.Getenv("CI") != "" {
+		t.Fatalf("e2e prerequisite missing: %s (apt-get install %s): %v", name, pkg, err)
+	}
+	t.Skipf("e2e prerequisite missing: %s (apt-get install %s): %v", name, pkg, err)
+	return ""
+}
