@@ -5,11 +5,18 @@ package e2e
 // (callback/testdata); these tests check that kfwd handles the real thing, not only the copy.
 
 import (
+	"crypto/rand"
 	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 )
 
 // TestLoginRclone signs Debian's rclone in (`rclone authorize drive`, the command its docs give for
@@ -54,4 +61,112 @@ func TestLoginRclone(t *testing.T) {
 	}
 	// kfwd's own lines (stderr: rclone logs its NOTICE lines there too, without secrets) hold none.
 	env.AssertNoSecrets(t, "kfwd's stderr", r.Stderr)
+}
+
+// webLoginRegistry is the part of an npm registry that `npm login` (auth-type web, npm's default)
+// talks to: POST /-/v1/login hands out a loginUrl for the browser and a doneUrl that answers 202
+// with Retry-After until the browser has loaded the loginUrl, then 200 with the token.
+type webLoginRegistry struct {
+	URL   string // http://10.78.N.1:PORT/
+	token string
+
+	mu       sync.Mutex
+	approved bool
+	polls    int
+}
+
+func startWebLoginRegistry(t *testing.T, env *Env) *webLoginRegistry {
+	t.Helper()
+	reg := &webLoginRegistry{token: "npm_" + rand.Text()}
+	l, err := net.Listen("tcp", net.JoinHostPort(env.NS.HostIP, "0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg.URL = "http://" + l.Addr().String() + "/"
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /-/v1/login", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(map[string]string{ //nolint:errcheck // the client sees a short body
+			"loginUrl": reg.URL + "login/s1",
+			"doneUrl":  reg.URL + "done/s1",
+		})
+	})
+	mux.HandleFunc("GET /login/s1", func(w http.ResponseWriter, r *http.Request) {
+		reg.mu.Lock()
+		reg.approved = true
+		reg.mu.Unlock()
+		fmt.Fprintln(w, "Signed in. You can close this page.")
+	})
+	mux.HandleFunc("GET /done/s1", func(w http.ResponseWriter, r *http.Request) {
+		reg.mu.Lock()
+		approved := reg.approved
+		reg.polls++
+		reg.mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		if !approved {
+			w.Header().Set("Retry-After", "1")
+			w.WriteHeader(http.StatusAccepted)
+			fmt.Fprintln(w, "{}")
+			return
+		}
+		json.NewEncoder(w).Encode(map[string]string{"token": reg.token}) //nolint:errcheck
+	})
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(l) //nolint:errcheck // ends with Close
+	t.Cleanup(func() { srv.Close() })
+	return reg
+}
+
+// TestLoginNpm signs npm in (`npm login`: the web sign-in, npm's default) through kfwd, against a
+// registry that speaks npm's web-login protocol. npm prints "Login at:\n<loginUrl>" and polls its
+// doneUrl; there is no callback port, so kfwd forwards nothing and opens the printed URL. With a
+// terminal npm also asks "Press ENTER to open in the browser..." and opens it with xdg-open only
+// on Enter; nobody presses it here: kfwd's open from the text is enough, and npm drops its
+// question once the sign-in is done. npm then writes the token to its userconfig.
+func TestLoginNpm(t *testing.T) {
+	npm := RequireProgram(t, "npm", "npm")
+	for _, terminal := range []bool{false, true} {
+		t.Run(fmt.Sprintf("terminal=%v", terminal), func(t *testing.T) {
+			t.Parallel()
+			tools, env, ctx, cfg := setupLogin(t, SSHDOptions{})
+			reg := startWebLoginRegistry(t, env)
+			npmrc := filepath.Join(env.Dir, "npmrc")
+			remote := []string{"env", "npm_config_update_notifier=false", "npm_config_cache=" + filepath.Join(env.Dir, "npm-cache"),
+				npm, "login", "--registry=" + reg.URL, "--userconfig=" + npmrc}
+			cmd := env.KfwdCommand(ctx, tools, loginArgs(cfg, "srv", nil, remote...)...)
+			var out string
+			if terminal {
+				p := startPTY(t, cmd)
+				if st := p.exitCode(t); st != 0 {
+					t.Fatalf("kfwd login -- npm login exited %d:\n%s", st, p.output())
+				}
+				out = p.output()
+				if !strings.Contains(out, "Press ENTER to open in the browser") {
+					t.Errorf("npm did not see a terminal (no Enter prompt):\n%s", out)
+				}
+			} else {
+				r := Run(cmd)
+				if r.ExitCode != 0 {
+					t.Fatalf("kfwd login -- npm login: %s", r)
+				}
+				out = r.Output()
+			}
+			if urls := env.BrowserURLs(); len(urls) != 1 || urls[0] != reg.URL+"login/s1" {
+				t.Errorf("want the browser opened once on npm's login URL %s, got %q\n%s", reg.URL+"login/s1", urls, out)
+			}
+			if strings.Contains(out, "forwarding") {
+				t.Errorf("kfwd forwarded a port for a sign-in that has no callback:\n%s", out)
+			}
+			if !strings.Contains(out, "Logged in on "+reg.URL) {
+				t.Errorf("npm did not report the sign-in:\n%s", out)
+			}
+			rc, err := os.ReadFile(npmrc)
+			if err != nil || !strings.Contains(string(rc), ":_authToken="+reg.token) {
+				t.Errorf("npm did not save the registry's token (%v):\n%s", err, rc)
+			}
+			if strings.Contains(out, reg.token) {
+				t.Errorf("the npm token appears in kfwd's output")
+			}
+		})
+	}
 }
