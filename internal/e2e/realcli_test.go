@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -60,6 +61,54 @@ func TestLoginRclone(t *testing.T) {
 		t.Errorf("rclone did not print a token the authorization server issued:\n%s", r)
 	}
 	// kfwd's own lines (stderr: rclone logs its NOTICE lines there too, without secrets) hold none.
+	env.AssertNoSecrets(t, "kfwd's stderr", r.Stderr)
+}
+
+// TestLoginGitCredentialOAuth signs Debian's git-credential-oauth in through kfwd, run by git
+// itself as a credential helper (`git credential fill`, what a `git push` over https does). It is the
+// common loopback shape: an ephemeral port (httptest's 127.0.0.1:0), printed only URL-encoded in
+// the authorize URL's redirect_uri, PKCE, and `open URL` as its opener (kfwd's shim). Its endpoints
+// and client come from git config (credential.oauthAuthURL and friends, set here through
+// GIT_CONFIG_COUNT). git prints the credential: password is the access token.
+func TestLoginGitCredentialOAuth(t *testing.T) {
+	t.Parallel()
+	RequireProgram(t, "git-credential-oauth", "git-credential-oauth")
+	git := RequireProgram(t, "git", "git")
+	tools, env, ctx, cfg := setupLogin(t, SSHDOptions{})
+	host := strings.TrimPrefix(env.Issuer, "http://")
+	conf := [][2]string{
+		{"credential.helper", "oauth"},
+		{"credential.oauthClientId", "kfwd-demo"},
+		{"credential.oauthAuthURL", "/authorize"},
+		{"credential.oauthTokenURL", "/token"},
+	}
+	remote := []string{"env", "HOME=" + env.Dir, "GIT_CONFIG_NOSYSTEM=1", "GIT_TERMINAL_PROMPT=0", fmt.Sprintf("GIT_CONFIG_COUNT=%d", len(conf))}
+	for i, kv := range conf {
+		remote = append(remote, fmt.Sprintf("GIT_CONFIG_KEY_%d=%s", i, kv[0]), fmt.Sprintf("GIT_CONFIG_VALUE_%d=%s", i, kv[1]))
+	}
+	remote = append(remote, "sh", "-c", `printf 'protocol=http\nhost=%s\n\n' "$1" | "$0" credential fill`, git, host)
+	r := Run(env.KfwdCommand(ctx, tools, loginArgs(cfg, "srv", nil, remote...)...))
+	if r.ExitCode != 0 {
+		t.Fatalf("kfwd login -- git credential fill: %s\nsshd log:\n%s", r, env.SSHD.Log())
+	}
+	urls := env.BrowserURLs()
+	if len(urls) != 1 || !strings.HasPrefix(urls[0], env.Issuer+"/authorize?") {
+		t.Errorf("want the browser opened once on the authorize URL, got %q\n%s", urls, r)
+	}
+	var port string
+	if u, err := url.Parse(urls[0]); err == nil {
+		if ru, err := url.Parse(u.Query().Get("redirect_uri")); err == nil {
+			port = ru.Port()
+		}
+	}
+	if port == "" || !strings.Contains(r.Stderr, "callback port "+port) {
+		t.Errorf("kfwd did not forward the redirect_uri's port %q:\n%s", port, r)
+	}
+	_, pw, _ := strings.Cut(r.Stdout, "password=")
+	pw, _, _ = strings.Cut(pw, "\n")
+	if !slices.Contains(env.OAuth.Issued(), strings.TrimSpace(pw)) {
+		t.Errorf("git's credential is not a token the authorization server issued:\n%s", r)
+	}
 	env.AssertNoSecrets(t, "kfwd's stderr", r.Stderr)
 }
 
