@@ -534,4 +534,13 @@ func TestHandOff(t *testing.T) {
 	if body, err := browse(s.issuer() + "/cli-session?id=nope"); err == nil {
 		t.Errorf("unknown session: %q", body)
 	}
+	// Full: a good URL is refused for the cap, not called foreign.
+	s.mu.Lock()
+	for i := len(s.sessions); i < maxSessions; i++ {
+		s.sessions[strconv.Itoa(i)] = s.issuerURL + "/authorize?x"
+	}
+	s.mu.Unlock()
+	if _, err := HandOff(ctx, nil, s.issuer(), s.issuer()+"/authorize?x"); err == nil || !strings.Contains(err.Error(), "503") || !strings.Contains(err.Error(), "too many") {
+		t.Errorf("a hand-off past the session cap: %v, want 503 too many sign-in sessions", err)
+	}
 }

@@ -83,6 +83,8 @@ type deviceGrant struct {
 const (
 	// tokenTTL is the life of access tokens.
 	tokenTTL = time.Hour
+	// maxSessions bounds the /cli-session ids held at once.
+	maxSessions = 1000
 	// deviceInterval is the polling interval, in seconds, announced to device clients.
 	deviceInterval = 1
 )
@@ -220,8 +222,12 @@ func (s *Server) cliSession(w http.ResponseWriter, r *http.Request) {
 		u := r.PostFormValue("authorize")
 		s.mu.Lock()
 		defer s.mu.Unlock()
-		if !strings.HasPrefix(u, s.issuerURL+"/authorize?") || len(s.sessions) >= 1000 {
+		if !strings.HasPrefix(u, s.issuerURL+"/authorize?") {
 			http.Error(w, "authorize must be this server's /authorize URL", http.StatusBadRequest)
+			return
+		}
+		if len(s.sessions) >= maxSessions {
+			http.Error(w, "too many sign-in sessions; try again later", http.StatusServiceUnavailable)
 			return
 		}
 		id := randomString(12)
