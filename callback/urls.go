@@ -31,7 +31,7 @@ func isLoopback(host string) bool {
 		return false
 	}
 	ip, ok := inet.ParseAton(h)
-	return ok && ip>>24 == 127
+	return ok && ip.IsLoopback()
 }
 
 func atoiPort(s string) int {

@@ -2,7 +2,6 @@ package sshconfig
 
 import (
 	"net/netip"
-	"strconv"
 	"strings"
 
 	"github.com/kfwd/kfwd/internal/inet"
@@ -60,18 +59,8 @@ func canonicalAddr(host string) (string, bool) {
 	if a, err := netip.ParseAddr(host); err == nil {
 		return a.String(), true
 	}
-	if v4, ok := inetAton(host); ok {
-		return v4, true
+	if v4, ok := inet.ParseAton(host); ok {
+		return v4.String(), true
 	}
 	return "", false
-}
-
-// inetAton canonicalises the legacy IPv4 forms inet_aton(3) accepts
-// (127.1, 0x7f.0.0.1, 2130706433) to a.b.c.d.
-func inetAton(s string) (string, bool) {
-	n, ok := inet.ParseAton(s)
-	if !ok {
-		return "", false
-	}
-	return strconv.Itoa(int(n>>24)) + "." + strconv.Itoa(int(n>>16&255)) + "." + strconv.Itoa(int(n>>8&255)) + "." + strconv.Itoa(int(n&255)), true
 }

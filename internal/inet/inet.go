@@ -5,21 +5,23 @@
 package inet
 
 import (
+	"net/netip"
 	"strconv"
 	"strings"
 )
 
 // ParseAton parses a, a.b, a.b.c or a.b.c.d with decimal, octal (0...) or
-// hex (0x...) parts; the last part fills the remaining bytes.
-func ParseAton(s string) (uint32, bool) {
+// hex (0x...) parts, the last part filling the remaining bytes, as
+// inet_aton(3) does (127.1, 0x7f.0.0.1, 2130706433), into an IPv4 address.
+func ParseAton(s string) (netip.Addr, bool) {
 	parts := strings.Split(s, ".")
 	if len(parts) > 4 {
-		return 0, false
+		return netip.Addr{}, false
 	}
 	var vals [4]uint64
 	for i, p := range parts {
 		if p == "" {
-			return 0, false
+			return netip.Addr{}, false
 		}
 		base := 10
 		switch {
@@ -33,7 +35,7 @@ func ParseAton(s string) (uint32, bool) {
 		}
 		v, err := strconv.ParseUint(p, base, 32)
 		if err != nil {
-			return 0, false
+			return netip.Addr{}, false
 		}
 		vals[i] = v
 	}
@@ -41,12 +43,13 @@ func ParseAton(s string) (uint32, bool) {
 	var ip uint64
 	for i := 0; i < n-1; i++ {
 		if vals[i] > 255 {
-			return 0, false
+			return netip.Addr{}, false
 		}
 		ip |= vals[i] << (8 * (3 - i))
 	}
 	if last := vals[n-1]; last < 1<<(8*(5-n)) {
-		return uint32(ip | last), true
+		ip |= last
+		return netip.AddrFrom4([4]byte{byte(ip >> 24), byte(ip >> 16), byte(ip >> 8), byte(ip)}), true
 	}
-	return 0, false
+	return netip.Addr{}, false
 }
