@@ -244,18 +244,22 @@ func (w *Watch) run(ctx context.Context, t Target, o WatchOptions, logf func(str
 	p := watchParser{}
 	sc := bufio.NewScanner(pr)
 	sc.Buffer(make([]byte, 0, 4096), 1<<20)
-	final := false
+	final, pid := false, ""
 	for sc.Scan() {
 		reps, err := p.line(sc.Text())
 		if err != nil {
 			logf("watch: %v", err)
 			continue
 		}
-		w.mu.Lock()
-		w.pid = p.pid
-		w.mu.Unlock()
+		if p.pid != pid {
+			// Close reads it: the lock is taken when it changes, not per line.
+			pid = p.pid
+			w.mu.Lock()
+			w.pid = pid
+			w.mu.Unlock()
+		}
 		for _, r := range reps {
-			if r.Kind == WatchUnavailable || r.Kind == WatchEnded {
+			if !final && (r.Kind == WatchUnavailable || r.Kind == WatchEnded) {
 				final = true
 				w.mu.Lock()
 				w.final = true
