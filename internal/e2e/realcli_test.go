@@ -64,18 +64,64 @@ func TestLoginRclone(t *testing.T) {
 	env.AssertNoSecrets(t, "kfwd's stderr", r.Stderr)
 }
 
-// TestLoginGitCredentialOAuth signs Debian's git-credential-oauth in through kfwd, run by git
-// itself as a credential helper (`git credential fill`, what a `git push` over https does). It is the
+// gitServer serves one repository over git's smart HTTP protocol (the ref advertisement
+// `git ls-remote` reads) to a client whose Basic password is a token the env's authorization
+// server issued, and answers 401 otherwise, as a forge does. It serves the authorization server's
+// endpoints on the same host and port: git-credential-oauth takes its oauthAuthURL and
+// oauthTokenURL as paths on the repository's host.
+type gitServer struct {
+	URL  string // http://10.78.N.1:PORT
+	head string // refs/heads/main's commit
+
+	mu     sync.Mutex
+	denied int
+	authed bool
+}
+
+func startGitServer(t *testing.T, env *Env) *gitServer {
+	t.Helper()
+	g := &gitServer{head: strings.Repeat("4b825dc6", 5)}
+	l, err := net.Listen("tcp", net.JoinHostPort(env.NS.HostIP, "0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.URL = "http://" + l.Addr().String()
+	pkt := func(s string) string { return fmt.Sprintf("%04x%s", len(s)+4, s) }
+	mux := http.NewServeMux()
+	mux.Handle("/", env.OAuth)
+	mux.HandleFunc("GET /repo.git/info/refs", func(w http.ResponseWriter, r *http.Request) {
+		_, pw, ok := r.BasicAuth()
+		g.mu.Lock()
+		if !ok || !slices.Contains(env.OAuth.Issued(), pw) {
+			g.denied++
+			g.mu.Unlock()
+			w.Header().Set("WWW-Authenticate", `Basic realm="kfwd test forge"`)
+			http.Error(w, "authentication required", http.StatusUnauthorized)
+			return
+		}
+		g.authed = true
+		g.mu.Unlock()
+		w.Header().Set("Content-Type", "application/x-git-upload-pack-advertisement")
+		fmt.Fprint(w, pkt("# service=git-upload-pack\n")+"0000"+pkt(g.head+" refs/heads/main\x00agent=kfwd-test\n")+"0000")
+	})
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(l) //nolint:errcheck // ends with Close
+	t.Cleanup(func() { srv.Close() })
+	return g
+}
+
+// TestLoginGitCredentialOAuth runs `git ls-remote` on a repository that needs a sign-in, with
+// Debian's git-credential-oauth as git's credential helper, through kfwd: git gets a 401, asks the
+// helper, the helper signs in, git retries with the token, as in a `git push` over https. It is the
 // common loopback shape: an ephemeral port (httptest's 127.0.0.1:0), printed only URL-encoded in
-// the authorize URL's redirect_uri, PKCE, and `open URL` as its opener (kfwd's shim). Its endpoints
-// and client come from git config (credential.oauthAuthURL and friends, set here through
-// GIT_CONFIG_COUNT). git prints the credential: password is the access token.
+// the authorize URL's redirect_uri, PKCE, and `open URL` as its opener (kfwd's shim). Its client
+// and endpoints come from git config (set here through GIT_CONFIG_COUNT).
 func TestLoginGitCredentialOAuth(t *testing.T) {
 	t.Parallel()
 	RequireProgram(t, "git-credential-oauth", "git-credential-oauth")
 	git := RequireProgram(t, "git", "git")
 	tools, env, ctx, cfg := setupLogin(t, SSHDOptions{})
-	host := strings.TrimPrefix(env.Issuer, "http://")
+	forge := startGitServer(t, env)
 	conf := [][2]string{
 		{"credential.helper", "oauth"},
 		{"credential.oauthClientId", "kfwd-demo"},
@@ -86,30 +132,36 @@ func TestLoginGitCredentialOAuth(t *testing.T) {
 	for i, kv := range conf {
 		remote = append(remote, fmt.Sprintf("GIT_CONFIG_KEY_%d=%s", i, kv[0]), fmt.Sprintf("GIT_CONFIG_VALUE_%d=%s", i, kv[1]))
 	}
-	remote = append(remote, "sh", "-c", `printf 'protocol=http\nhost=%s\n\n' "$1" | "$0" credential fill`, git, host)
+	remote = append(remote, git, "ls-remote", forge.URL+"/repo.git")
 	r := Run(env.KfwdCommand(ctx, tools, loginArgs(cfg, "srv", nil, remote...)...))
 	if r.ExitCode != 0 {
-		t.Fatalf("kfwd login -- git credential fill: %s\nsshd log:\n%s", r, env.SSHD.Log())
+		t.Fatalf("kfwd login -- git ls-remote: %s\nsshd log:\n%s", r, env.SSHD.Log())
+	}
+	if !strings.Contains(r.Stdout, forge.head+"\trefs/heads/main") {
+		t.Errorf("git ls-remote did not list the repository's refs:\n%s", r)
+	}
+	forge.mu.Lock()
+	denied, authed := forge.denied, forge.authed
+	forge.mu.Unlock()
+	if denied == 0 || !authed {
+		t.Errorf("want git refused first, then let in with the token (refused %d times, let in: %v)", denied, authed)
 	}
 	urls := env.BrowserURLs()
-	if len(urls) != 1 || !strings.HasPrefix(urls[0], env.Issuer+"/authorize?") {
+	if len(urls) != 1 || !strings.HasPrefix(urls[0], forge.URL+"/authorize?") {
 		t.Errorf("want the browser opened once on the authorize URL, got %q\n%s", urls, r)
 	}
 	var port string
-	if u, err := url.Parse(urls[0]); err == nil {
-		if ru, err := url.Parse(u.Query().Get("redirect_uri")); err == nil {
-			port = ru.Port()
+	if len(urls) > 0 {
+		if u, err := url.Parse(urls[0]); err == nil {
+			if ru, err := url.Parse(u.Query().Get("redirect_uri")); err == nil {
+				port = ru.Port()
+			}
 		}
 	}
 	if port == "" || !strings.Contains(r.Stderr, "callback port "+port) {
 		t.Errorf("kfwd did not forward the redirect_uri's port %q:\n%s", port, r)
 	}
-	_, pw, _ := strings.Cut(r.Stdout, "password=")
-	pw, _, _ = strings.Cut(pw, "\n")
-	if !slices.Contains(env.OAuth.Issued(), strings.TrimSpace(pw)) {
-		t.Errorf("git's credential is not a token the authorization server issued:\n%s", r)
-	}
-	env.AssertNoSecrets(t, "kfwd's stderr", r.Stderr)
+	env.AssertNoSecrets(t, "kfwd output", r.Output())
 }
 
 // webLoginRegistry is the part of an npm registry that `npm login` (auth-type web, npm's default)
@@ -215,6 +267,12 @@ func TestLoginNpm(t *testing.T) {
 			}
 			if strings.Contains(out, reg.token) {
 				t.Errorf("the npm token appears in kfwd's output")
+			}
+			reg.mu.Lock()
+			polls := reg.polls
+			reg.mu.Unlock()
+			if polls == 0 {
+				t.Errorf("npm never polled its doneUrl")
 			}
 		})
 	}
