@@ -402,12 +402,17 @@ exit 0
 // login, so that it finishes. As the two sessions start at the same time, the
 // login's processes may not be there yet: it looks for them for a second, and
 // for as long as a shell is about to run the wrapper (its command line holds
-// KFWD_WRAPPER=<id>: the user's shell start-up files still running).
+// KFWD_WRAPPER=<id>: the user's shell start-up files still running). That
+// shell becomes the wrapper through two execs (env, then /bin/sh), each on the
+// same pid: the shell's command line names the id followed by a space, env's
+// holds it as a whole argument, and the wrapper's environment carries it. The
+// command lines are read before the environments, so a pid that moves on
+// between the two reads is still found by the second.
 const leaseScript = `PROCFUNCTIONS
 kfwd_i=$KFWD_LEASE; kfwd_now=
 kfwd_pending() {
   [ -d /proc/self ] || return 0
-  grep -lz "KFWD_WRAPPE[R]=$1 " /proc/[0-9]*/cmdline 2>/dev/null
+  grep -lz -e "KFWD_WRAPPE[R]=$1 " -e "^KFWD_WRAPPE[R]=$1\$" /proc/[0-9]*/cmdline 2>/dev/null
 }
 for kfwd_d in "${TMPDIR:-/tmp}"/kfwd-*.*; do
   [ -d "$kfwd_d" ] && [ -O "$kfwd_d" ] || continue
@@ -430,8 +435,9 @@ done
 trap '' TERM HUP
 kfwd_t=0
 while [ $kfwd_t -lt 300 ]; do
+  kfwd_w=; [ $kfwd_t -lt 10 ] || kfwd_w=$(kfwd_pending "$kfwd_i")
   if [ -n "$(kfwd_dirs "$kfwd_i")$(kfwd_envpids "$kfwd_i")" ]; then kfwd_stopid "$kfwd_i"; break; fi
-  [ $kfwd_t -lt 10 ] || [ -n "$(kfwd_pending "$kfwd_i")" ] || break
+  [ $kfwd_t -lt 10 ] || [ -n "$kfwd_w" ] || break
   sleep 0.1 2>/dev/null || sleep 1
   kfwd_t=$((kfwd_t+1))
 done

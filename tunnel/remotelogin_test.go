@@ -733,7 +733,12 @@ func TestLeaseEndsBeforeLoginStarts(t *testing.T) {
 	for _, c := range []struct {
 		name  string
 		delay string // before the user's shell runs the wrapper
-	}{{"wrapper 0.2 s later", "0.2"}, {"shell start-up 2 s", "2"}} {
+		// slowEnv: the env that the shell execs to become the wrapper takes
+		// this long to exec /bin/sh in turn (a loaded machine), so that the
+		// lease's search runs while the pid is env: neither the shell's
+		// command line nor the wrapper's environment is there then.
+		slowEnv string
+	}{{"wrapper 0.2 s later", "0.2", ""}, {"shell start-up 2 s", "2", ""}, {"env slow to exec the wrapper", "1.2", "1"}} {
 		t.Run(c.name, func(t *testing.T) {
 			tmp := t.TempDir()
 			id := newLoginID()
@@ -742,6 +747,20 @@ func TestLeaseEndsBeforeLoginStarts(t *testing.T) {
 			// names the login (KFWD_WRAPPER=<id>).
 			login := exec.Command("sh", "-c", "sleep "+c.delay+"; "+loginCommand([]string{"sleep", "60"}, id))
 			login.Env = append(os.Environ(), "TMPDIR="+tmp)
+			if c.slowEnv != "" {
+				bin := t.TempDir()
+				real, err := exec.LookPath("env")
+				if err != nil {
+					t.Fatal(err)
+				}
+				// exec keeps the pid, as env does; the shim's command line
+				// holds env's arguments as env's own does.
+				shim := "#!/bin/sh\nsleep " + c.slowEnv + "\nexec " + real + " \"$@\"\n"
+				if err := os.WriteFile(filepath.Join(bin, "env"), []byte(shim), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				login.Env = append(login.Env, "PATH="+bin+":"+os.Getenv("PATH"))
+			}
 			login.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 			if err := login.Start(); err != nil {
 				t.Fatal(err)
