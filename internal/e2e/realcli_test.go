@@ -47,7 +47,7 @@ func TestLoginRclone(t *testing.T) {
 	if len(urls) == 0 || !strings.HasPrefix(urls[0], "http://127.0.0.1:53682/auth?state=") {
 		t.Errorf("the browser was not opened on rclone's start page; it got %q\n%s", urls, r)
 	}
-	if !strings.Contains(r.Stderr, "53682") {
+	if !strings.Contains(r.Stderr, "callback port 53682: forwarding") {
 		t.Errorf("kfwd did not say it forwarded rclone's port 53682:\n%s", r)
 	}
 
