@@ -20,10 +20,11 @@ type Action struct {
 	URL  string `json:"url,omitempty"`  // open, device: the URL; ignored: the URL when it is safe to show
 	Code string `json:"code,omitempty"` // device: the user code
 	// By says what the decision rests on: "watch" (the remote's own
-	// sockets), "opener" (the CLI handed the URL to its browser opener) or
-	// "text" (the login's output).
+	// sockets), "opener" (the CLI handed the URL to its browser opener),
+	// "text" (the login's output) or "user" (kfwd login -L).
 	By string `json:"by,omitempty"`
-	// Reason says why evidence was ignored.
+	// Reason says why evidence was ignored. Port is set on an ignored port
+	// that a sign-in URL redirects to but the login does not listen on.
 	Reason string `json:"reason,omitempty"`
 }
 
@@ -41,6 +42,7 @@ const (
 	ByWatch  = "watch"
 	ByOpener = "opener"
 	ByText   = "text"
+	ByUser   = "user"
 )
 
 // Bounds on what remote output can make kfwd do in one login.
@@ -61,9 +63,9 @@ const (
 // report of the remote listener watch. FromEvent, Listening, WatchUp and
 // WatchDown make it.
 type Evidence struct {
-	kind   string // evEvent | evListen | evWatchUp | evWatchDown
+	kind   string // evEvent | evListen | evDeclared | evWatchUp | evWatchDown
 	event  Event  // evEvent
-	port   int    // evListen: the port the login listens on
+	port   int    // evListen: the port the login listens on; evDeclared: the user's port
 	addr   string // evListen: the address it listens on (127.0.0.1, ::1, 0.0.0.0, ::)
 	reason string // evWatchDown: why there is no watch
 }
@@ -72,6 +74,7 @@ type Evidence struct {
 const (
 	evEvent     = "event"
 	evListen    = "listen"
+	evDeclared  = "declared"
 	evWatchUp   = "watch-up"
 	evWatchDown = "watch-down"
 )
@@ -84,6 +87,13 @@ func FromEvent(ev Event) Evidence { return Evidence{kind: evEvent, event: ev} }
 func Listening(port int, addr string) Evidence {
 	return Evidence{kind: evListen, port: port, addr: addr}
 }
+
+// Declared is the user's word that the login's callback listens on port
+// (kfwd login -L PORT), where the watch may not see it: a listener outside
+// the login's processes, such as a container's published port. The port is
+// forwarded at once and counts as confirmed, as if the watch had seen it,
+// whatever the watch reports; the user's own port is not bound by minPort.
+func Declared(port int) Evidence { return Evidence{kind: evDeclared, port: port} }
 
 // WatchUp is the watch's report that it works on this remote: from now on
 // a port is forwarded only when the watch sees it.
@@ -162,7 +172,7 @@ type portState struct {
 	host      string
 	named     bool      // the text or an opener URL named it
 	namedAt   time.Time // when
-	confirmed bool      // the watch saw it
+	confirmed bool      // the watch saw it, or the user declared it (Declared)
 	forwarded bool
 	refused   bool // reported as not forwardable (below minPort, over maxPorts)
 	warned    bool // reported as unconfirmed
@@ -229,6 +239,10 @@ func (d *Decider) Add(e Evidence, now time.Time) []Action {
 		out = d.event(e.event, now, out)
 	case evListen:
 		out = d.listen(e.port, e.addr, now, out)
+	case evDeclared:
+		if e.port > 0 && e.port <= 65535 {
+			out = d.confirm(e.port, "", ByUser, now, out)
+		}
 	case evWatchUp:
 		if d.watch == watchPending || d.watch == watchNone {
 			d.watch = watchUp
@@ -418,12 +432,18 @@ func (d *Decider) listen(port int, addr string, now time.Time, out []Action) []A
 	if port < minPort || port > 65535 {
 		return d.ignore(out, fmt.Sprint("port:", port), "", fmt.Sprintf("port %d: kfwd never forwards a port below %d", port, minPort))
 	}
+	return d.confirm(port, addr, ByWatch, now, out)
+}
+
+// confirm forwards a port the login is known to listen on (on addr, when
+// the watch says), and opens its best URL.
+func (d *Decider) confirm(port int, addr, by string, now time.Time, out []Action) []Action {
 	p := d.port(port)
 	p.confirmed = true
-	if p.host == "" || !isLoopback(p.host) {
+	if addr != "" && (p.host == "" || !isLoopback(p.host)) {
 		p.host = loopbackFor(addr)
 	}
-	out = d.forward(port, p, ByWatch, out)
+	out = d.forward(port, p, by, out)
 	out = d.openPort(port, p, now, out)
 	// URLs that waited for a listener (an opener URL of a hosted page
 	// that redirects to the port it was told about) go now.
@@ -629,7 +649,13 @@ func (d *Decider) tick(now time.Time, out []Action) []Action {
 			p := d.ports[port]
 			if p.named && !p.confirmed && !p.warned && !now.Before(p.namedAt.Add(watchWait)) {
 				p.warned = true
+				n := len(out)
 				out = d.ignore(out, fmt.Sprint("unconfirmed:", port), "", fmt.Sprintf("port %d: named by the login's output but the login does not listen on it", port))
+				if len(out) > n && p.rank >= rankAuth {
+					// A sign-in redirects there: say so with the port, so
+					// the user hears of it (kfwd login -L declares it).
+					out[n].Port = port
+				}
 			}
 		}
 	}

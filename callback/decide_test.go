@@ -106,6 +106,14 @@ func TestDecideRules(t *testing.T) {
 			ev(0, cb(20003, "")), ev(0, cb(20004, "")), ev(0, cb(20005, "")), ev(0, cb(20006, "")), ev(0, cb(20007, "")),
 			ev(10*time.Millisecond, WatchDown("no /proc"))},
 			"callback 49153; open " + authURL + "; callback 5432; callback 20000; callback 20001; callback 20002; callback 20003; callback 20004; callback 20005; ignored; ignored"},
+		{"a declared port is forwarded at once, by the user", watch, []step{ev(0, Declared(8250))},
+			"callback 8250"},
+		{"a declared port opens the sign-in that redirects to it, unseen by the watch", watch, []step{ev(0, Declared(49153)), ev(0, WatchUp()),
+			ev(10*time.Millisecond, cb(49153, authURL)), tick(3 * time.Second)},
+			"callback 49153; open " + authURL},
+		{"a declared port may be below 1024", watch, []step{ev(0, Declared(80))}, "callback 80"},
+		{"a declared port does not stand for a working watch", watch, []step{ev(0, Declared(8250)), ev(0, cb(9100, "")), tick(2100 * time.Millisecond)},
+			"callback 8250; ignored; callback 9100"},
 		{"device: plain URL opened after the hold", text, []step{
 			ev(0, FromEvent(Event{Type: TypeDevice, URL: "https://github.com/login/device", Code: "ABCD-EFGH"})), tick(300 * time.Millisecond)},
 			"device ABCD-EFGH https://github.com/login/device; open https://github.com/login/device"},
@@ -117,6 +125,28 @@ func TestDecideRules(t *testing.T) {
 				t.Errorf("got  %s\nwant %s", got, tc.want)
 			}
 		})
+	}
+}
+
+// TestDecideUnconfirmedSignIn: a port that a sign-in URL redirects to, but
+// that the watch never sees the login listen on, is ignored with its port
+// set (the command layer then tells the user about -L); a port only named
+// (no sign-in) is ignored without one, as the decoys of a metrics line are.
+func TestDecideUnconfirmedSignIn(t *testing.T) {
+	cb := func(port int, u string) Evidence {
+		return FromEvent(Event{Type: TypeCallback, Port: port, Host: "127.0.0.1", URL: u})
+	}
+	acts := decide(DecideOptions{Watch: true}, ev(0, WatchUp()), ev(0, cb(49153, authURL)), ev(0, cb(9100, "")), tick(3*time.Second))
+	ports := map[int]bool{}
+	for _, a := range acts {
+		if a.Type != ActIgnored {
+			t.Errorf("unexpected %s action: %+v", a.Type, a)
+			continue
+		}
+		ports[a.Port] = true
+	}
+	if !ports[49153] || ports[9100] || len(acts) != 2 {
+		t.Errorf("want two ignored actions, the sign-in's with port 49153 and the decoy's without: %+v", acts)
 	}
 }
 
