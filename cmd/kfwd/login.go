@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -17,9 +18,48 @@ var defaultLogin = []string{"kiro-cli", "login"}
 func loginFlags() []cli.Flag {
 	return append(append(sshFlags(), containerFlags()...),
 		&cli.StringFlag{Name: "cli", Usage: "run the login command of a known `CLI` (kiro-cli, aws, az, gh, gcloud, codex, ...)"},
+		&cli.StringSliceFlag{Name: "L", Usage: "forward `port` to the remote's localhost:port for the login, for a callback kfwd cannot see listening (a container's published port); repeatable"},
 		&cli.BoolFlag{Name: "no-browser", Usage: "print the URL instead of opening a browser"},
 		&cli.DurationFlag{Name: "timeout", Value: 10 * time.Minute, Usage: "give up on the whole login after this long"},
 	)
+}
+
+// maxLoginPorts bounds -L, as the remote's output is bounded to as many
+// forwarded ports per login.
+const maxLoginPorts = 8
+
+// loginPorts parses kfwd login's -L values: PORT, or ssh's
+// PORT:localhost:PORT (127.0.0.1, [::1]) with the same port twice, as a
+// browser's callback reaches the same port on both sides.
+func loginPorts(vals []string) ([]int, error) {
+	var ports []int
+	seen := map[int]bool{}
+	for _, v := range vals {
+		spec := v
+		if i, j := strings.Index(v, ":"), strings.LastIndex(v, ":"); i >= 0 {
+			first, host, remote := v[:i], "", v[j+1:]
+			if j > i {
+				host = strings.Trim(v[i+1:j], "[]")
+			}
+			if remote != first || (host != "localhost" && host != "127.0.0.1" && host != "::1") {
+				return nil, usageError{err: fmt.Errorf("-L %s: kfwd login forwards a port to the same port on the remote's localhost", v),
+					hint: "write -L PORT (the callback port); for other forwards run kfwd forward HOST LOCAL:REMOTE"}
+			}
+			spec = first
+		}
+		n, err := strconv.Atoi(spec)
+		if err != nil || n < 1 || n > 65535 {
+			return nil, usageError{err: fmt.Errorf("-L %s: not a port (1-65535)", v)}
+		}
+		if !seen[n] {
+			seen[n] = true
+			ports = append(ports, n)
+		}
+	}
+	if len(ports) > maxLoginPorts {
+		return nil, usageError{err: fmt.Errorf("-L: at most %d ports per login", maxLoginPorts)}
+	}
+	return ports, nil
 }
 
 func loginCommand(e *env) *cli.Command {
@@ -38,7 +78,11 @@ func loginCommand(e *env) *cli.Command {
 			if err != nil {
 				return err
 			}
-			o := login.Options{Container: ctr, NoBrowser: cmd.Bool("no-browser"), Timeout: cmd.Duration("timeout")}
+			ports, err := loginPorts(cmd.StringSlice("L"))
+			if err != nil {
+				return err
+			}
+			o := login.Options{Container: ctr, Ports: ports, NoBrowser: cmd.Bool("no-browser"), Timeout: cmd.Duration("timeout")}
 			if !local {
 				h, opts, err := e.resolveHost(cmd, arg)
 				if err != nil {

@@ -24,6 +24,7 @@ type actions struct {
 	opening   string // the status line before open, with %s for the URL; "" is the browser's
 	opened    map[string]bool
 	busy      map[int]error // text-only ports whose local port is taken: their URLs are not opened
+	declared  []int         // the user's ports (-L), already forwarded
 }
 
 // run decides from events and the watch's reports (watch may be nil) until
@@ -57,6 +58,14 @@ func (h *actions) run(ctx context.Context, cancel context.CancelCauseFunc, event
 	// channel) waits for the watch to see that port; on a loaded remote a
 	// look can take a few hundred milliseconds, so wait up to a second.
 	d := callback.NewDecider(callback.DecideOptions{Watch: watch != nil, OpenHold: time.Second})
+	for _, port := range h.declared {
+		for _, a := range d.Add(callback.Declared(port), time.Now()) {
+			if err := h.act(ctx, a); err != nil {
+				cancel(err)
+				return
+			}
+		}
+	}
 	if err := d.Run(ctx, evidence, func(a callback.Action) error { return h.act(ctx, a) }); err != nil {
 		cancel(err)
 	}
@@ -94,7 +103,7 @@ func (h *actions) act(ctx context.Context, a callback.Action) error {
 	case callback.ActCallback:
 		err := h.forward(ctx, a.Port)
 		var inUse *tunnel.PortInUseError
-		if err != nil && a.By != callback.ByWatch && errors.As(err, &inUse) {
+		if err != nil && a.By != callback.ByWatch && a.By != callback.ByUser && errors.As(err, &inUse) {
 			// Only the output names this port: it may be a decoy, so a
 			// busy local port does not fail the login (issue 8). Its
 			// sign-in URL is not opened either: the browser would hand
@@ -121,6 +130,13 @@ func (h *actions) act(ctx context.Context, a callback.Action) error {
 	case callback.ActDevice:
 		h.u.Noticef("device sign-in: enter code %s at %s", a.Code, a.URL)
 	case callback.ActIgnored:
+		if a.Port != 0 {
+			// A sign-in redirects to a port the login does not listen on:
+			// the CLI waits, so the user hears of it.
+			h.u.Noticef("not forwarding port %d: a sign-in URL redirects to it, but no process of the login listens on it; "+
+				"if the login's callback listens there anyway (a container's published port, a daemon), run kfwd login with -L %d", a.Port, a.Port)
+			return nil
+		}
 		h.u.Debugf(1, "ignored: %s", a.Reason)
 	}
 	return nil

@@ -39,8 +39,12 @@ type Options struct {
 	// login runs; nil: on the host itself.
 	Container *tunnel.ContainerSpec
 
-	Command   []string // the login command line (Command[0] is named in errors)
-	NoBrowser bool     // print sign-in URLs instead of opening them
+	Command []string // the login command line (Command[0] is named in errors)
+	// Ports are the user's callback ports (kfwd login -L): forwarded
+	// before the login starts, and taken as the login's own where the
+	// listener watch cannot see them (a container's published port).
+	Ports     []int
+	NoBrowser bool // print sign-in URLs instead of opening them
 	Timeout   time.Duration
 	// Open overrides how URLs are opened (default: $BROWSER, else the
 	// platform's opener), and Opening the status line that says so (%s: the
@@ -89,17 +93,23 @@ func Run(ctx context.Context, o Options) error {
 
 	fw := tunnel.NewForwards(ctx, target)
 	defer fw.Close()
+	h := &actions{u: o.UI, fw: fw, container: o.Container != nil, noBrowser: o.NoBrowser, open: o.Open, opening: o.Opening, opened: map[string]bool{}, declared: o.Ports}
+	if h.open == nil {
+		h.open = func(url string) error { return openBrowser(o.Getenv, url) }
+	}
+	// The user's ports first: one that cannot be forwarded (busy here)
+	// fails the login before anything runs on the remote.
+	for _, port := range o.Ports {
+		if err := h.forward(ctx, port); err != nil {
+			return causeOr(ctx, err)
+		}
+	}
 	events := make(chan callback.Event, 16)
 	r := &remoteLogin{o: &o, target: target, where: where}
 	if err := r.start(ctx, events); err != nil {
 		return err
 	}
 	defer r.close()
-
-	h := &actions{u: o.UI, fw: fw, container: o.Container != nil, noBrowser: o.NoBrowser, open: o.Open, opening: o.Opening, opened: map[string]bool{}}
-	if h.open == nil {
-		h.open = func(url string) error { return openBrowser(o.Getenv, url) }
-	}
 	go h.run(ctx, cancel, events, r.watch)
 	return r.wait(ctx)
 }

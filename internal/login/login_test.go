@@ -452,3 +452,91 @@ func TestNoBrowser(t *testing.T) {
 		t.Errorf("stderr lacks %q:\n%s", want, stderr.String())
 	}
 }
+
+// TestUnseenSignInPort: a sign-in URL redirects to a port that no process of
+// the login listens on (here the test itself serves it on the remote's
+// loopback, as a container's published port or a daemon would): the watch
+// never confirms it, so kfwd neither forwards it nor opens the URL, and says
+// so with the -L hint; with Ports (-L) the port is forwarded before the
+// login starts and its sign-in URL is opened.
+func TestUnseenSignInPort(t *testing.T) {
+	t.Parallel()
+	for _, declared := range []bool{false, true} {
+		name := "unseen" // no '=' in it: the test's directory is an env argument
+		if declared {
+			name = "declared with -L"
+		}
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			h := startHost(t, true)
+			port := freePort(t)
+			h.serve(t, port)
+			prog := h.program(t, fmt.Sprintf("echo 'Open this URL to sign in:'\necho '%s'\n", authorizeURL(port))+waitForDone)
+			var stdout, stderr testutil.SyncBuffer
+			o := h.options(withDir(h, prog), &stdout, &stderr)
+			op := newOpener(h.dir, port)
+			o.Open = op.open
+			if !declared {
+				ctx, cancel := context.WithTimeout(context.Background(), 4*time.Second)
+				defer cancel()
+				err := run(t, ctx, o)
+				if err == nil {
+					t.Fatalf("the login finished though its sign-in was never opened:\n%s\nstdout:\n%s", stderr.String(), stdout.String())
+				}
+				if len(op.opened) != 0 {
+					t.Errorf("opened %s, whose port the login does not listen on", <-op.opened)
+				}
+				want := fmt.Sprintf("kfwd: not forwarding port %d: a sign-in URL redirects to it, but no process of the login listens on it;", port)
+				if !strings.Contains(stderr.String(), want) || !strings.Contains(stderr.String(), fmt.Sprintf("with -L %d\n", port)) {
+					t.Errorf("stderr lacks the notice with the -L hint:\n%s", stderr.String())
+				}
+				return
+			}
+			o.Ports = []int{port}
+			if err := run(t, context.Background(), o); err != nil {
+				t.Fatalf("Run: %v\nstderr:\n%s", err, stderr.String())
+			}
+			select {
+			case u := <-op.opened:
+				if u != authorizeURL(port) {
+					t.Errorf("opened %q, want %q", u, authorizeURL(port))
+				}
+				if b := <-op.bodies; !strings.Contains(b, fmt.Sprintf("hello from remote port %d", port)) {
+					t.Errorf("the callback through the forward got %q", b)
+				}
+			default:
+				t.Fatalf("the sign-in URL was not opened:\n%s", stderr.String())
+			}
+			fwd := fmt.Sprintf("kfwd: callback port %d: forwarding localhost:%d", port, port)
+			if strings.Count(stderr.String(), fwd) != 1 || strings.Contains(stderr.String(), "not forwarding") {
+				t.Errorf("want the port forwarded once and no notice:\n%s", stderr.String())
+			}
+		})
+	}
+}
+
+// TestDeclaredPortBusyFailsFirst: a -L port taken here fails the login
+// before the login command runs on the remote.
+func TestDeclaredPortBusyFailsFirst(t *testing.T) {
+	t.Parallel()
+	h := startHost(t, true)
+	busy, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	port := busy.Addr().(*net.TCPAddr).Port
+	ran := filepath.Join(h.dir, "ran")
+	prog := h.program(t, ": >"+ran+"\n")
+	var stdout, stderr testutil.SyncBuffer
+	o := h.options(withDir(h, prog), &stdout, &stderr)
+	o.Ports = []int{port}
+	err = run(t, context.Background(), o)
+	var inUse *tunnel.PortInUseError
+	if !errors.As(err, &inUse) || inUse.Port != port {
+		t.Errorf("Run = %v, want port %d in use", err, port)
+	}
+	if _, err := os.Stat(ran); err == nil {
+		t.Error("the login command ran though its -L port could not be forwarded")
+	}
+}
