@@ -357,3 +357,72 @@ func assertGone(t *testing.T, env *Env, when string, substrs ...string) {
 		t.Errorf("processes left running on the remote %s:%s", when, b.String())
 	}
 }
+
+// TestLoginCallbackOutsideTheLogin: the login's callback listener is not one of the login's
+// processes (here a testlogin the test starts in the namespace itself, as a container's
+// published port or a daemon would hold it); the login only prints its authorize URL and waits.
+// The listener watch never sees the port, so kfwd forwards nothing, opens nothing and says why,
+// naming -L; with -L PORT the port is forwarded before the login starts and the sign-in completes.
+func TestLoginCallbackOutsideTheLogin(t *testing.T) {
+	for _, declared := range []bool{false, true} {
+		name := "unseen"
+		if declared {
+			name = "declared with -L"
+		}
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			tools, env, ctx, cfg := setupLogin(t, SSHDOptions{})
+			port := FreePort(t)
+			out, tokenFile := filepath.Join(env.Dir, "daemon.out"), filepath.Join(env.Dir, "token")
+			daemon := env.NS.Command(ctx, tools.TestLogin, "-issuer", env.Issuer, "-style", "urlencoded",
+				"-port", strconv.Itoa(port), "-token-file", tokenFile, "-timeout", "60s")
+			f, err := os.Create(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			daemon.Stdout, daemon.Stderr = f, f
+			if err := daemon.Start(); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { daemon.Process.Kill(); daemon.Wait() })
+			for i := 0; ; i++ {
+				if b, _ := os.ReadFile(out); strings.Contains(string(b), "/authorize?") {
+					break
+				}
+				if i > 200 {
+					t.Fatal("the callback daemon printed no authorize URL")
+				}
+				time.Sleep(25 * time.Millisecond)
+			}
+			// The login: the daemon's URL, then wait for its token.
+			login := []string{"sh", "-c", `cat "$1"; while [ ! -s "$2" ]; do sleep 0.1; done; echo "Logged in."`, "sh", out, tokenFile}
+			flags := []string{"--timeout", "8s"}
+			if declared {
+				flags = []string{"-L", strconv.Itoa(port)}
+			}
+			r := Run(env.KfwdCommand(ctx, tools, loginArgs(cfg, "srv", flags, login...)...))
+			opened := false
+			for _, u := range env.BrowserURLs() {
+				opened = opened || strings.HasPrefix(u, env.Issuer+"/authorize?")
+			}
+			if !declared {
+				if r.ExitCode == 0 || opened {
+					t.Errorf("want the login to time out with nothing opened (opened: %v):\n%s", opened, r)
+				}
+				want := fmt.Sprintf("kfwd: not forwarding port %d: a sign-in URL redirects to it, but no process of the login listens on it;", port)
+				if !strings.Contains(r.Stderr, want) || !strings.Contains(r.Stderr, fmt.Sprintf("-L %d", port)) {
+					t.Errorf("stderr lacks the notice with the -L hint:\n%s", r)
+				}
+				return
+			}
+			if r.ExitCode != 0 || !opened || !strings.Contains(r.Stdout, "Logged in.") {
+				t.Fatalf("want the sign-in completed through -L (opened: %v):\n%s", opened, r)
+			}
+			if n := strings.Count(r.Stderr, fmt.Sprintf("callback port %d: forwarding", port)); n != 1 {
+				t.Errorf("want port %d forwarded once, said %d times:\n%s", port, n, r)
+			}
+			assertNoLeaks(t, env, tokenFile, r)
+		})
+	}
+}
