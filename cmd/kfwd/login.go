@@ -18,7 +18,7 @@ var defaultLogin = []string{"kiro-cli", "login"}
 func loginFlags() []cli.Flag {
 	return append(append(sshFlags(), containerFlags()...),
 		&cli.StringFlag{Name: "cli", Usage: "run the login command of a known `CLI` (kiro-cli, aws, az, gh, gcloud, codex, ...)"},
-		&cli.StringSliceFlag{Name: "L", Usage: "forward `port` to the remote's localhost:port for the login, for a callback kfwd cannot see listening (a container's published port); repeatable"},
+		&cli.StringSliceFlag{Name: "L", Usage: "forward `port` to the remote's localhost:port for the login, for a callback kfwd cannot see (repeatable)"},
 		&cli.BoolFlag{Name: "no-browser", Usage: "print the URL instead of opening a browser"},
 		&cli.DurationFlag{Name: "timeout", Value: 10 * time.Minute, Usage: "give up on the whole login after this long"},
 	)
