@@ -60,8 +60,8 @@ const (
 )
 
 // Evidence is one input to a Decider: a scanner event (text or opener), or a
-// report of the remote listener watch. FromEvent, Listening, WatchUp and
-// WatchDown make it.
+// report of the remote listener watch, or the user's word on a port.
+// FromEvent, Listening, Declared, WatchUp and WatchDown make it.
 type Evidence struct {
 	kind   string // evEvent | evListen | evDeclared | evWatchUp | evWatchDown
 	event  Event  // evEvent

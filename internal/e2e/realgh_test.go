@@ -44,10 +44,8 @@ type ghes struct {
 
 	mu       sync.Mutex
 	device   string // the pending device_code
-	userCode string
 	approved bool
 	codes    map[string]string // authorization code -> its redirect_uri
-	exchange int               // successful token requests
 }
 
 const ghUser = "monalisa"
@@ -83,7 +81,7 @@ func (g *ghes) mux() *http.ServeMux {
 			return
 		}
 		g.mu.Lock()
-		g.device, g.userCode = rand.Text(), "KFWD-GH12"
+		g.device = rand.Text()
 		dc := g.device
 		g.mu.Unlock()
 		writeJSON(w, 200, map[string]any{"device_code": dc, "user_code": "KFWD-GH12",
@@ -134,7 +132,6 @@ func (g *ghes) mux() *http.ServeMux {
 				return
 			}
 		}
-		g.exchange++
 		writeJSON(w, 200, map[string]string{"access_token": g.token, "token_type": "bearer", "scope": "gist,read:org,repo"})
 	})
 	mux.HandleFunc("POST /api/graphql", func(w http.ResponseWriter, r *http.Request) {

@@ -40,6 +40,12 @@ func (h *actions) run(ctx context.Context, cancel context.CancelCauseFunc, event
 		}
 	}
 	go func() {
+		// The user's ports (-L) come before anything the login says.
+		for _, port := range h.declared {
+			if !send(callback.Declared(port)) {
+				return
+			}
+		}
 		for {
 			select {
 			case ev := <-events:
@@ -58,14 +64,6 @@ func (h *actions) run(ctx context.Context, cancel context.CancelCauseFunc, event
 	// channel) waits for the watch to see that port; on a loaded remote a
 	// look can take a few hundred milliseconds, so wait up to a second.
 	d := callback.NewDecider(callback.DecideOptions{Watch: watch != nil, OpenHold: time.Second})
-	for _, port := range h.declared {
-		for _, a := range d.Add(callback.Declared(port), time.Now()) {
-			if err := h.act(ctx, a); err != nil {
-				cancel(err)
-				return
-			}
-		}
-	}
 	if err := d.Run(ctx, evidence, func(a callback.Action) error { return h.act(ctx, a) }); err != nil {
 		cancel(err)
 	}

@@ -124,6 +124,18 @@ func freePort(t *testing.T) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
+// takenPort returns a port on 127.0.0.1 here that the test holds until it
+// ends.
+func takenPort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	return l.Addr().(*net.TCPAddr).Port
+}
+
 func authorizeURL(port int) string {
 	return fmt.Sprintf("https://auth.example.test/authorize?client_id=c&redirect_uri=http%%3A%%2F%%2F127.0.0.1%%3A%d%%2Fcb&state=s", port)
 }
@@ -226,12 +238,7 @@ echo '%s'
 func TestBusyTextPortNotFatal(t *testing.T) {
 	t.Parallel()
 	h := startHost(t, false)
-	busy, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer busy.Close()
-	decoy := busy.Addr().(*net.TCPAddr).Port
+	decoy := takenPort(t)
 	port := freePort(t)
 	h.serve(t, port)
 	prog := h.program(t, fmt.Sprintf(`echo "Waiting for the callback on http://127.0.0.1:%d/callback"
@@ -377,12 +384,7 @@ func TestLostConnection(t *testing.T) {
 func TestBusySignInPortFails(t *testing.T) {
 	t.Parallel()
 	h := startHost(t, false)
-	busy, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer busy.Close()
-	port := busy.Addr().(*net.TCPAddr).Port
+	port := takenPort(t)
 	prog := h.program(t, fmt.Sprintf("echo 'Open this URL to sign in:'\necho '%s'\n", authorizeURL(port))+sleeper)
 	var stdout, stderr testutil.SyncBuffer
 	o := h.options(withDir(h, prog), &stdout, &stderr)
@@ -393,7 +395,7 @@ func TestBusySignInPortFails(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- run(t, context.Background(), o) }()
 	pid := pidOf(t, h)
-	err = <-done
+	err := <-done
 	var inUse *tunnel.PortInUseError
 	if !errors.As(err, &inUse) || inUse.Port != port {
 		t.Errorf("Run = %v, want port %d in use", err, port)
@@ -520,18 +522,13 @@ func TestUnseenSignInPort(t *testing.T) {
 func TestDeclaredPortBusyFailsFirst(t *testing.T) {
 	t.Parallel()
 	h := startHost(t, true)
-	busy, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer busy.Close()
-	port := busy.Addr().(*net.TCPAddr).Port
+	port := takenPort(t)
 	ran := filepath.Join(h.dir, "ran")
 	prog := h.program(t, ": >"+ran+"\n")
 	var stdout, stderr testutil.SyncBuffer
 	o := h.options(withDir(h, prog), &stdout, &stderr)
 	o.Ports = []int{port}
-	err = run(t, context.Background(), o)
+	err := run(t, context.Background(), o)
 	var inUse *tunnel.PortInUseError
 	if !errors.As(err, &inUse) || inUse.Port != port {
 		t.Errorf("Run = %v, want port %d in use", err, port)
